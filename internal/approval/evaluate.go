@@ -1,0 +1,106 @@
+package approval
+
+import (
+	"slices"
+	"time"
+)
+
+// Evaluate applies the decision rules to the responses given so far, at time
+// now. Responses may come in any order; they are taken oldest first. Only
+// eligible actors count, each person once with their latest response; any
+// counted rejection settles the gate as rejected; enough distinct approvals
+// settle it as approved; past the deadline it settles as timed out.
+// Responses at or after the deadline never count.
+func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
+	ordered := slices.Clone(responses)
+	slices.SortStableFunc(ordered, func(a, b Response) int { return a.At.Compare(b.At) })
+
+	latest := map[string]int{} // person key -> index into counted
+	var counted []Response
+	for _, r := range ordered {
+		if !g.Deadline.IsZero() && !r.At.Before(g.Deadline) {
+			break
+		}
+		if g.Eligible(r.Actor) != nil {
+			continue
+		}
+		k := r.Actor.key()
+		if i, ok := latest[k]; ok {
+			counted = slices.Delete(counted, i, i+1)
+			for p, j := range latest {
+				if j > i {
+					latest[p] = j - 1
+				}
+			}
+		}
+		latest[k] = len(counted)
+		counted = append(counted, r)
+		if r.Decision == Reject {
+			return settled(Rejected, false, r, counted)
+		}
+		if g.approvedBy(counted) {
+			return settled(Approved, true, r, counted)
+		}
+	}
+	if !g.Deadline.IsZero() && !now.Before(g.Deadline) {
+		return Outcome{
+			Status:    TimedOut,
+			Approved:  g.OnTimeout == TimeoutApprove,
+			Counted:   counted,
+			Approvers: approvers(counted),
+			Fields:    g.Fields.Defaults(),
+			SettledAt: g.Deadline,
+		}
+	}
+	return Outcome{Status: Pending, Counted: counted, Approvers: approvers(counted)}
+}
+
+// approvedBy reports whether the counted responses reach the gate's quorum.
+func (g Gate) approvedBy(counted []Response) bool {
+	if !g.RequireAll {
+		n := 0
+		for _, r := range counted {
+			if r.Decision == Approve {
+				n++
+			}
+		}
+		return n >= g.MinimumApprovals
+	}
+	people := g.requiredPeople()
+	if len(people) == 0 {
+		return false
+	}
+	for _, p := range people {
+		if !slices.ContainsFunc(counted, func(r Response) bool {
+			return r.Decision == Approve && (equalFold(r.Actor.Login, p) || equalFold(r.Actor.Email, p))
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+func settled(s Status, ok bool, by Response, counted []Response) Outcome {
+	return Outcome{
+		Status:    s,
+		Approved:  ok,
+		DecidedBy: by.Actor.Identity(),
+		Counted:   counted,
+		Approvers: approvers(counted),
+		Fields:    by.Fields,
+		Comment:   by.Comment,
+		SettledAt: by.At,
+	}
+}
+
+func approvers(counted []Response) []string {
+	var ids []string
+	for _, r := range counted {
+		if r.Decision == Approve {
+			ids = append(ids, r.Actor.Identity())
+		}
+	}
+	return ids
+}
+
+func equalFold(a, b string) bool { return a != "" && containsFold([]string{b}, a) }
