@@ -43,6 +43,15 @@ const (
 	TimeoutError   OnTimeout = "error"
 )
 
+// ParseOnTimeout reads an on-timeout value, case-insensitively.
+func ParseOnTimeout(s string) (OnTimeout, error) {
+	switch t := OnTimeout(strings.ToLower(strings.TrimSpace(s))); t {
+	case TimeoutReject, TimeoutApprove, TimeoutError:
+		return t, nil
+	}
+	return "", fmt.Errorf("on-timeout: must be reject, approve or error, got %q", s)
+}
+
 // Via names the channel a response came through.
 type Via string
 
@@ -94,8 +103,10 @@ func (a Actor) Identity() string {
 		return a.Login
 	case a.Email != "":
 		return a.Email
-	case a.TeamsID != "":
+	case a.TeamsID != "" && a.Name != "":
 		return fmt.Sprintf("%s (%s)", a.Name, a.TeamsID)
+	case a.TeamsID != "":
+		return a.TeamsID
 	default:
 		return a.Person
 	}
@@ -176,14 +187,18 @@ func (g Gate) Validate() error {
 	if g.Approvers.Empty() {
 		errs = append(errs, errors.New("approvers: at least one approver is required"))
 	}
-	people := g.requiredPeople()
+	people := len(g.requiredPeople())
 	switch {
-	case g.RequireAll && len(people) == 0:
-		errs = append(errs, errors.New("minimum-approvals: \"all\" needs approvers that name people (logins or emails), not only teams"))
 	case !g.RequireAll && g.MinimumApprovals < 1:
 		errs = append(errs, fmt.Errorf("minimum-approvals: must be at least 1, got %d", g.MinimumApprovals))
-	case !g.RequireAll && len(g.Approvers.Teams) == 0 && g.MinimumApprovals > len(people):
-		errs = append(errs, fmt.Errorf("minimum-approvals: %d approvals needed but only %d eligible approvers listed", g.MinimumApprovals, len(people)))
+	case g.Approvers.Empty():
+		// Already reported: there is nothing to count approvals against.
+	case g.RequireAll && people == 0 && len(g.Approvers.Logins) > 0:
+		errs = append(errs, errors.New("minimum-approvals: \"all\" leaves no one to approve: every listed login is an excluded initiator (exclude-initiator)"))
+	case g.RequireAll && people == 0:
+		errs = append(errs, errors.New("minimum-approvals: \"all\" needs approvers that name people (logins or emails), not only teams"))
+	case !g.RequireAll && len(g.Approvers.Teams) == 0 && g.MinimumApprovals > people:
+		errs = append(errs, fmt.Errorf("minimum-approvals: %d approvals needed but only %d eligible approvers listed", g.MinimumApprovals, people))
 	}
 	switch g.OnTimeout {
 	case TimeoutReject, TimeoutApprove, TimeoutError:

@@ -20,9 +20,15 @@ func (a Approvers) Empty() bool {
 }
 
 var (
-	loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+	// loginRE is the shape of a GitHub login or organization name: letters,
+	// digits and single inner hyphens; validLogin also checks its length.
+	loginRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$`)
 	slugRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 )
+
+// validLogin reports whether s can be a GitHub login or organization name
+// (at most 39 characters).
+func validLogin(s string) bool { return len(s) <= 39 && loginRE.MatchString(s) }
 
 // ParseApprovers reads a comma- or newline-separated list of GitHub logins,
 // org/team slugs (a leading @ is optional) and email addresses. Duplicates
@@ -49,14 +55,14 @@ func ParseApprovers(s string) (Approvers, error) {
 			a.Emails = append(a.Emails, entry)
 		case strings.Contains(entry, "/"):
 			org, team, _ := strings.Cut(strings.TrimPrefix(entry, "@"), "/")
-			if !loginRE.MatchString(org) || !slugRE.MatchString(team) {
+			if !validLogin(org) || !slugRE.MatchString(team) {
 				bad = append(bad, fmt.Sprintf("%q is not an org/team slug", entry))
 				continue
 			}
 			a.Teams = append(a.Teams, org+"/"+team)
 		default:
 			login := strings.TrimPrefix(entry, "@")
-			if !loginRE.MatchString(login) {
+			if !validLogin(login) {
 				bad = append(bad, fmt.Sprintf("%q is not a GitHub login", entry))
 				continue
 			}

@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Build both binaries once, statically.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse ./app \
+ && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse-action ./action
+
+# The app: docker build --target app -t gatehouse .
+FROM gcr.io/distroless/static-debian12:nonroot AS app
+COPY --from=build /out/gatehouse /gatehouse
+USER nonroot:nonroot
+EXPOSE 8080
+ENTRYPOINT ["/gatehouse"]
+
+# The action (default stage). The runner starts it with the INPUT_* variables,
+# whose names keep their hyphens, so the binary is exec'd directly, never
+# through a shell. GitHub runs container actions as the image's user and
+# mounts the runner's file-command files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY)
+# owned by the runner's account, so this stage keeps the default user, as
+# GitHub's documentation for Docker actions requires.
+FROM gcr.io/distroless/static-debian12
+COPY --from=build /out/gatehouse-action /gatehouse-action
+ENTRYPOINT ["/gatehouse-action"]

@@ -1,0 +1,268 @@
+package actionrun
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/gatehouse-ci/gatehouse/internal/approval"
+	"github.com/gatehouse-ci/gatehouse/internal/comment"
+	"github.com/gatehouse-ci/gatehouse/internal/fields"
+)
+
+// MinPollInterval is the shortest poll-interval accepted.
+const MinPollInterval = time.Second
+
+// Config is everything the action needs, read and validated once.
+type Config struct {
+	Owner, Repo     string
+	RunID           int64
+	RunAttempt      int
+	RunNumber       int
+	Workflow        string
+	Job             string
+	Step            string // GITHUB_ACTION: the step's id
+	Actor           string
+	TriggeringActor string
+	SHA, Ref        string
+	ServerURL       string
+	APIURL          string
+	OutputPath      string
+	SummaryPath     string
+
+	Approvers        approval.Approvers
+	MinimumApprovals int
+	RequireAll       bool
+	Title            string
+	Instructions     string
+	Fields           fields.Schema
+	Timeout          time.Duration
+	OnTimeout        approval.OnTimeout
+	ExcludeInitiator bool
+	FailOnReject     bool
+	Labels           []string
+	Notify           []string
+	TeamsChannel     string
+	AppURL           string
+	OIDCAudience     string
+	Token            string
+	PollInterval     time.Duration
+	Words            comment.Words
+}
+
+// Repository is "owner/repo".
+func (c Config) Repository() string { return c.Owner + "/" + c.Repo }
+
+// RunURL is the run's web page.
+func (c Config) RunURL() string {
+	u := fmt.Sprintf("%s/%s/actions/runs/%d", c.ServerURL, c.Repository(), c.RunID)
+	if c.RunAttempt > 1 {
+		u += fmt.Sprintf("/attempts/%d", c.RunAttempt)
+	}
+	return u
+}
+
+// Initiators are the run's actor and triggering actor.
+func (c Config) Initiators() []string {
+	var out []string
+	for _, a := range []string{c.Actor, c.TriggeringActor} {
+		if a != "" && !containsFold(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Rules is the gate as the decision rules see it, with its deadline counted
+// from start.
+func (c Config) Rules(start time.Time) approval.Gate {
+	return approval.Gate{
+		Approvers:        c.Approvers,
+		MinimumApprovals: c.MinimumApprovals,
+		RequireAll:       c.RequireAll,
+		ExcludeInitiator: c.ExcludeInitiator,
+		Initiators:       c.Initiators(),
+		Fields:           c.Fields,
+		Deadline:         start.Add(c.Timeout),
+		OnTimeout:        c.OnTimeout,
+	}
+}
+
+// Load reads the inputs (INPUT_*) and the runner's GITHUB_* variables through
+// getenv and reports every problem at once. Empty inputs take the defaults
+// of action.yml.
+func Load(getenv func(string) string) (Config, error) {
+	gha := githubactions.New(githubactions.WithGetenv(githubactions.GetenvFunc(getenv)))
+	input := func(name, def string) string {
+		if v := strings.TrimSpace(gha.GetInput(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	c := Config{
+		Workflow:        env("GITHUB_WORKFLOW", ""),
+		Job:             env("GITHUB_JOB", ""),
+		Step:            env("GITHUB_ACTION", ""),
+		Actor:           env("GITHUB_ACTOR", ""),
+		TriggeringActor: env("GITHUB_TRIGGERING_ACTOR", ""),
+		SHA:             env("GITHUB_SHA", ""),
+		Ref:             env("GITHUB_REF", ""),
+		ServerURL:       strings.TrimSuffix(env("GITHUB_SERVER_URL", "https://github.com"), "/"),
+		APIURL:          strings.TrimSuffix(env("GITHUB_API_URL", "https://api.github.com"), "/"),
+		OutputPath:      env("GITHUB_OUTPUT", ""),
+		SummaryPath:     env("GITHUB_STEP_SUMMARY", ""),
+		Instructions:    gha.GetInput("instructions"),
+		TeamsChannel:    input("teams-channel", ""),
+		Token:           input("github-token", ""),
+	}
+
+	repo := env("GITHUB_REPOSITORY", "")
+	if owner, name, ok := strings.Cut(repo, "/"); ok && owner != "" && name != "" && !strings.Contains(name, "/") {
+		c.Owner, c.Repo = owner, name
+	} else {
+		fail("GITHUB_REPOSITORY: must be owner/name, got %q", repo)
+	}
+	var err error
+	if c.RunID, err = strconv.ParseInt(env("GITHUB_RUN_ID", ""), 10, 64); err != nil || c.RunID < 1 {
+		fail("GITHUB_RUN_ID: must be a positive number, got %q", getenv("GITHUB_RUN_ID"))
+	}
+	if c.RunAttempt, err = strconv.Atoi(env("GITHUB_RUN_ATTEMPT", "1")); err != nil || c.RunAttempt < 1 {
+		fail("GITHUB_RUN_ATTEMPT: must be a positive number, got %q", getenv("GITHUB_RUN_ATTEMPT"))
+	}
+	if c.RunNumber, err = strconv.Atoi(env("GITHUB_RUN_NUMBER", "0")); err != nil || c.RunNumber < 0 {
+		fail("GITHUB_RUN_NUMBER: must be a number, got %q", getenv("GITHUB_RUN_NUMBER"))
+	}
+	for name, v := range map[string]string{"GITHUB_SERVER_URL": c.ServerURL, "GITHUB_API_URL": c.APIURL} {
+		if err := checkURL(v); err != nil {
+			fail("%s: %v", name, err)
+		}
+	}
+	if c.OutputPath == "" {
+		fail("GITHUB_OUTPUT: not set; the action must run as a workflow step")
+	}
+
+	// The gate's rules are checked as a whole once each part has parsed.
+	rulesParsed := true
+	if c.Approvers, err = approval.ParseApprovers(input("approvers", "")); err != nil {
+		errs = append(errs, err)
+		rulesParsed = false
+	}
+	switch m := strings.ToLower(input("minimum-approvals", "1")); m {
+	case "all":
+		c.RequireAll = true
+	default:
+		if c.MinimumApprovals, err = strconv.Atoi(m); err != nil {
+			fail("minimum-approvals: must be a whole number of at least 1, or all; got %q", m)
+			rulesParsed = false
+		}
+	}
+	c.Title = input("title", fmt.Sprintf("Approval needed: %s #%d", c.Workflow, c.RunNumber))
+	if c.Fields, err = fields.Parse(gha.GetInput("fields")); err != nil {
+		fail("fields: %v", err)
+	}
+	if c.Timeout, err = fields.ParseDuration(input("timeout", "1h")); err != nil || c.Timeout <= 0 {
+		fail("timeout: must be a positive duration like 90m, 36h or 7d; got %q", input("timeout", "1h"))
+	}
+	if c.OnTimeout, err = approval.ParseOnTimeout(input("on-timeout", "reject")); err != nil {
+		errs = append(errs, err)
+		rulesParsed = false
+	}
+	c.ExcludeInitiator = parseBool(input("exclude-initiator", "false"), "exclude-initiator", &errs)
+	c.FailOnReject = parseBool(input("fail-on-reject", "true"), "fail-on-reject", &errs)
+	c.Labels = list(input("labels", "approval"))
+	c.Notify = list(strings.ToLower(input("notify", "")))
+	for _, n := range c.Notify {
+		if n != "email" && n != "teams" {
+			fail("notify: must be email, teams or both, got %q", n)
+		}
+	}
+	c.AppURL = strings.TrimSuffix(input("app-url", ""), "/")
+	if c.AppURL != "" {
+		if err := checkURL(c.AppURL); err != nil {
+			fail("app-url: %v", err)
+		}
+	}
+	c.OIDCAudience = input("oidc-audience", c.AppURL)
+	if c.AppURL == "" {
+		if len(c.Notify) > 0 {
+			fail("notify: email and Teams notifications need the Gatehouse app; set app-url")
+		}
+		if c.TeamsChannel != "" {
+			fail("teams-channel: needs the Gatehouse app; set app-url")
+		}
+		if len(c.Approvers.Logins)+len(c.Approvers.Teams) == 0 && len(c.Approvers.Emails) > 0 {
+			fail("approvers: email approvers can only answer through the Gatehouse app; set app-url or list GitHub logins or teams")
+		}
+	}
+	if c.TeamsChannel != "" && !contains(c.Notify, "teams") {
+		fail("teams-channel: set notify: teams as well")
+	}
+	if c.Token == "" {
+		fail("github-token: required (the default is the job's GITHUB_TOKEN)")
+	}
+	pi := input("poll-interval", "5s")
+	if c.PollInterval, err = fields.ParseDuration(pi); err != nil || c.PollInterval < MinPollInterval {
+		fail("poll-interval: must be a duration of at least %s, got %q", MinPollInterval, pi)
+	}
+	if c.Words, err = comment.ParseWords(gha.GetInput("approve-words"), gha.GetInput("reject-words")); err != nil {
+		errs = append(errs, err)
+	}
+	if rulesParsed {
+		if err := c.Rules(time.Time{}).Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func parseBool(v, name string, errs *[]error) bool {
+	switch strings.ToLower(v) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	*errs = append(*errs, fmt.Errorf("%s: must be true or false, got %q", name, v))
+	return false
+}
+
+func list(s string) []string {
+	var out []string
+	for _, v := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if v = strings.TrimSpace(v); v != "" && !contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an absolute http(s) URL, got %q", s)
+	}
+	return nil
+}

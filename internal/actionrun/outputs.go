@@ -1,0 +1,95 @@
+package actionrun
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-ci/gatehouse/internal/api"
+	"github.com/gatehouse-ci/gatehouse/internal/approval"
+	"github.com/gatehouse-ci/gatehouse/internal/fields"
+)
+
+// Result is what the action reports when a gate ends.
+type Result struct {
+	Outcome     approval.Outcome
+	IssueNumber int
+	IssueURL    string
+	Why         string // for a cancelled gate: what cancelled it
+}
+
+// outputs are the step outputs of the contract, in a stable order.
+func outputs(s fields.Schema, r Result) ([][2]string, error) {
+	o := r.Outcome
+	values := o.Fields
+	if o.Status == approval.Cancelled || values == nil {
+		values = s.Defaults()
+	}
+	complete := s.Complete(values)
+	fieldsJSON, err := json.Marshal(complete)
+	if err != nil {
+		return nil, fmt.Errorf("encode fields output: %w", err)
+	}
+	responsesJSON, err := json.Marshal(api.Responses(o.Counted))
+	if err != nil {
+		return nil, fmt.Errorf("encode responses output: %w", err)
+	}
+	out := [][2]string{
+		{"decision", string(o.Status)},
+		{"approved", strconv.FormatBool(o.Approved)},
+		{"approvers", strings.Join(o.Approvers, ",")},
+		{"decided-by", o.DecidedBy},
+		{"fields", string(fieldsJSON)},
+		{"comment", o.Comment},
+		{"responses", string(responsesJSON)},
+		{"issue-number", strconv.Itoa(r.IssueNumber)},
+		{"issue-url", r.IssueURL},
+	}
+	for _, f := range s {
+		out = append(out, [2]string{"field-" + f.ID, fields.Format(complete[f.ID])})
+	}
+	return out, nil
+}
+
+// writeOutputs appends outputs to the GITHUB_OUTPUT file. Each value is
+// framed by a fresh random delimiter, so no value (a reviewer's comment, say)
+// can end its frame early and set other outputs.
+func writeOutputs(path string, outs [][2]string) error {
+	var b strings.Builder
+	for _, kv := range outs {
+		delim, err := delimiter(kv[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s<<%s\n%s\n%s\n", kv[0], delim, kv[1], delim)
+	}
+	return appendFile(path, b.String())
+}
+
+func delimiter(value string) (string, error) {
+	buf := make([]byte, 16)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("output delimiter: %w", err)
+	}
+	d := "ghadelimiter_" + hex.EncodeToString(buf)
+	if strings.Contains(value, d) {
+		return "", fmt.Errorf("output value contains its delimiter")
+	}
+	return d, nil
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
