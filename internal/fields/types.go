@@ -17,7 +17,12 @@ const (
 	URL         Type = "url"
 )
 
+// types lists every Type in the order used in messages.
+var types = []Type{Boolean, String, Number, Select, Multiselect, Date, Datetime, Duration, Email, URL}
+
 // Field is one typed decision field as defined in the action's `fields` input.
+// Build one with Parse, which checks the definition; a Field read back from
+// JSON gets its Default typed again (see UnmarshalJSON).
 type Field struct {
 	ID          string   `json:"id" yaml:"id"`
 	Type        Type     `json:"type" yaml:"type"`
@@ -37,5 +42,9 @@ type Schema []Field
 
 // Values maps field ids to typed values. The Go types are: bool (boolean),
 // int64 (number with integer: true), float64 (other numbers), []string
-// (multiselect) and string (every other type, in canonical form).
+// (multiselect, in the order of the field's values) and string (every other
+// type, in canonical form: select values as defined, date YYYY-MM-DD,
+// datetime RFC 3339 in the offset given, with fractional seconds only when
+// given, duration as time.Duration.String). A field without a value is
+// absent, never nil.
 type Values map[string]any
