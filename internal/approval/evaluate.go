@@ -2,6 +2,7 @@ package approval
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -15,8 +16,12 @@ func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
 	ordered := slices.Clone(responses)
 	slices.SortStableFunc(ordered, func(a, b Response) int { return a.At.Compare(b.At) })
 
-	latest := map[string]int{} // person key -> index into counted
+	var required []string
+	if g.RequireAll {
+		required = g.requiredPeople()
+	}
 	var counted []Response
+	var persons []string // persons[i] is the person key of counted[i]
 	for _, r := range ordered {
 		if !g.Deadline.IsZero() && !r.At.Before(g.Deadline) {
 			break
@@ -24,21 +29,18 @@ func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
 		if g.Eligible(r.Actor) != nil {
 			continue
 		}
+		// A person's new response replaces their earlier one.
 		k := r.Actor.key()
-		if i, ok := latest[k]; ok {
+		if i := slices.Index(persons, k); i >= 0 {
 			counted = slices.Delete(counted, i, i+1)
-			for p, j := range latest {
-				if j > i {
-					latest[p] = j - 1
-				}
-			}
+			persons = slices.Delete(persons, i, i+1)
 		}
-		latest[k] = len(counted)
 		counted = append(counted, r)
+		persons = append(persons, k)
 		if r.Decision == Reject {
 			return settled(Rejected, false, r, counted)
 		}
-		if g.approvedBy(counted) {
+		if g.approvedBy(counted, required) {
 			return settled(Approved, true, r, counted)
 		}
 	}
@@ -55,8 +57,9 @@ func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
 	return Outcome{Status: Pending, Counted: counted, Approvers: approvers(counted)}
 }
 
-// approvedBy reports whether the counted responses reach the gate's quorum.
-func (g Gate) approvedBy(counted []Response) bool {
+// approvedBy reports whether the counted responses reach the gate's quorum;
+// with RequireAll, required holds the people who must all approve.
+func (g Gate) approvedBy(counted []Response, required []string) bool {
 	if !g.RequireAll {
 		n := 0
 		for _, r := range counted {
@@ -66,11 +69,10 @@ func (g Gate) approvedBy(counted []Response) bool {
 		}
 		return n >= g.MinimumApprovals
 	}
-	people := g.requiredPeople()
-	if len(people) == 0 {
+	if len(required) == 0 {
 		return false
 	}
-	for _, p := range people {
+	for _, p := range required {
 		if !slices.ContainsFunc(counted, func(r Response) bool {
 			return r.Decision == Approve && (equalFold(r.Actor.Login, p) || equalFold(r.Actor.Email, p))
 		}) {
@@ -103,4 +105,4 @@ func approvers(counted []Response) []string {
 	return ids
 }
 
-func equalFold(a, b string) bool { return a != "" && containsFold([]string{b}, a) }
+func equalFold(a, b string) bool { return a != "" && strings.EqualFold(a, b) }
