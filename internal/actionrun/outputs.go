@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -92,4 +93,32 @@ func appendFile(path, text string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// ReadOutputs parses a GITHUB_OUTPUT file as the runner does: `name=value`
+// lines and `name<<DELIMITER` blocks. Outputs come in file order.
+func ReadOutputs(data string) ([][2]string, error) {
+	var out [][2]string
+	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if line == "" {
+			continue
+		}
+		if name, delim, ok := strings.Cut(line, "<<"); ok {
+			end := slices.Index(lines[i+1:], delim)
+			if end < 0 {
+				return nil, fmt.Errorf("output %s: delimiter never closes", name)
+			}
+			out = append(out, [2]string{name, strings.Join(lines[i+1:i+1+end], "\n")})
+			i += end + 1
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("malformed output line %q", line)
+		}
+		out = append(out, [2]string{name, value})
+	}
+	return out, nil
 }

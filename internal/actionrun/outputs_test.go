@@ -21,7 +21,7 @@ func TestOutputs(t *testing.T) {
 	at := time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
 	alice := approval.Response{
 		ID: "comment:7", Actor: approval.Actor{Login: "alice"}, Via: approval.ViaComment, Decision: approval.Approve,
-		Fields: fields.Values{"reason": "staging is green", "rollout": int64(25), "regions": []string{"eu", "us"}},
+		Fields:  fields.Values{"reason": "staging is green", "rollout": int64(25), "regions": []string{"eu", "us"}},
 		Comment: "ship it", At: at, URL: "https://github.com/o/r/issues/3#issuecomment-7",
 	}
 	got, err := outputs(schema, Result{
@@ -91,16 +91,30 @@ func TestWriteOutputsFraming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(data), "\n")
-	name, delim, _ := strings.Cut(lines[0], "<<")
-	if name != "comment" || !strings.HasPrefix(delim, "ghadelimiter_") || len(delim) != len("ghadelimiter_")+32 {
-		t.Fatalf("first line %q", lines[0])
+	first, _, _ := strings.Cut(string(data), "\n")
+	if _, delim, _ := strings.Cut(first, "<<"); !strings.HasPrefix(delim, "ghadelimiter_") || len(delim) != len("ghadelimiter_")+32 {
+		t.Fatalf("first line %q", first)
 	}
-	end := strings.Index(string(data), "\n"+delim+"\n")
-	if got := string(data)[len(lines[0])+1 : end]; got != hostile {
-		t.Errorf("framed value %q, want %q", got, hostile)
+	got, err := ReadOutputs(string(data))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(data)[end:], "decision<<ghadelimiter_") {
-		t.Errorf("second output not framed: %q", data)
+	if diff := cmp.Diff([][2]string{{"comment", hostile}, {"decision", "rejected"}}, got); diff != "" {
+		t.Errorf("outputs read back (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadOutputs(t *testing.T) {
+	got, err := ReadOutputs("a=1\nb<<X\nline 1\n\nline 3\nX\n\nc<<Y\nY\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][2]string{{"a", "1"}, {"b", "line 1\n\nline 3"}, {"c", ""}}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"no equals sign", "b<<X\nnever closed"} {
+		if _, err := ReadOutputs(bad); err == nil {
+			t.Errorf("ReadOutputs(%q): no error", bad)
+		}
 	}
 }
