@@ -139,16 +139,18 @@ func (r *runner) openIssue(ctx context.Context, rules approval.Gate) (*github.Is
 	return issue, nil
 }
 
-// checkTeamAccess fails early when team approvers are listed but the token
-// cannot read team memberships.
+// checkTeamAccess fails early when a listed team is not visible to the
+// token. GitHub answers a membership query with 404 both for "not a member"
+// and for "cannot see the team", so the team itself is read first.
 func (r *runner) checkTeamAccess(ctx context.Context) error {
-	probe := r.cfg.Actor
-	if probe == "" {
-		probe = "ghost"
-	}
 	for _, t := range r.cfg.Approvers.Teams {
-		if _, err := r.teamMember(ctx, t, probe); err != nil {
-			return err
+		org, slug, _ := strings.Cut(t, "/")
+		_, _, err := r.gh.Teams.GetTeamBySlug(ctx, org, slug)
+		if ghclient.IsNotFound(err) {
+			return fmt.Errorf("approvers: team %s does not exist or github-token cannot see it; standalone mode reads team membership with github-token, which needs read:org (a classic token) or the organization's Members: read permission", t)
+		}
+		if err != nil {
+			return fmt.Errorf("read team %s: %w%s", t, err, permissionHint(err, "a github-token with read:org"))
 		}
 	}
 	return nil
