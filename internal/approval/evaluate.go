@@ -20,8 +20,10 @@ func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
 	if g.RequireAll {
 		required = g.requiredPeople()
 	}
+	// Until a rejection settles the gate, every counted response approves.
 	var counted []Response
-	var persons []string // persons[i] is the person key of counted[i]
+	var persons []string         // persons[i] is the person key of counted[i]
+	covered := map[string]bool{} // lower-cased logins and emails that approved
 	for _, r := range ordered {
 		if !g.Deadline.IsZero() && !r.At.Before(g.Deadline) {
 			break
@@ -40,7 +42,9 @@ func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
 		if r.Decision == Reject {
 			return settled(Rejected, false, r, counted)
 		}
-		if g.approvedBy(counted, required) {
+		covered[strings.ToLower(r.Actor.Login)] = true
+		covered[strings.ToLower(r.Actor.Email)] = true
+		if g.approvedBy(len(counted), required, covered) {
 			return settled(Approved, true, r, counted)
 		}
 	}
@@ -57,29 +61,19 @@ func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
 	return Outcome{Status: Pending, Counted: counted, Approvers: approvers(counted)}
 }
 
-// approvedBy reports whether the counted responses reach the gate's quorum;
-// with RequireAll, required holds the people who must all approve.
-func (g Gate) approvedBy(counted []Response, required []string) bool {
+// approvedBy reports whether n distinct approvals reach the gate's quorum;
+// with RequireAll, every required person must be among the covered logins
+// and emails.
+func (g Gate) approvedBy(n int, required []string, covered map[string]bool) bool {
 	if !g.RequireAll {
-		n := 0
-		for _, r := range counted {
-			if r.Decision == Approve {
-				n++
-			}
-		}
 		return n >= g.MinimumApprovals
 	}
-	if len(required) == 0 {
-		return false
-	}
 	for _, p := range required {
-		if !slices.ContainsFunc(counted, func(r Response) bool {
-			return r.Decision == Approve && (equalFold(r.Actor.Login, p) || equalFold(r.Actor.Email, p))
-		}) {
+		if !covered[p] {
 			return false
 		}
 	}
-	return true
+	return len(required) > 0
 }
 
 func settled(s Status, ok bool, by Response, counted []Response) Outcome {
@@ -104,5 +98,3 @@ func approvers(counted []Response) []string {
 	}
 	return ids
 }
-
-func equalFold(a, b string) bool { return a != "" && strings.EqualFold(a, b) }

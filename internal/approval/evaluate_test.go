@@ -495,7 +495,7 @@ func TestEvaluate(t *testing.T) {
 			},
 		},
 		{
-			name: "all: the same person answering by login, then by email alone, no longer covers the login",
+			name: "all: the same person answering by login, then by email alone, covers both",
 			gate: all,
 			responses: []Response{
 				response(alice, Approve, 1),
@@ -505,13 +505,16 @@ func TestEvaluate(t *testing.T) {
 			},
 			now: at(5),
 			want: Outcome{
-				Status: Pending,
+				Status:    Approved,
+				Approved:  true,
+				DecidedBy: "alice@corp.example",
 				Counted: []Response{
 					response(bob, Approve, 2),
 					response(carol, Approve, 3),
 					via(response(aliceMail, Approve, 4), ViaEmail),
 				},
 				Approvers: []string{"bob", "carol@corp.example", "alice@corp.example"},
+				SettledAt: at(4),
 			},
 		},
 		{
