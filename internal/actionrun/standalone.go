@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 
 // membershipTTL is how long a team membership answer is trusted.
 const membershipTTL = time.Minute
+
+// maxOutage is how long GitHub may keep failing while a gate waits before
+// the action gives up with an error.
+const maxOutage = 15 * time.Minute
 
 // standalone waits for a decision by reading the approval issue's comments.
 // Every read is a conditional request for a URL that changes only when a
@@ -50,36 +55,89 @@ func newStandalone(r *runner, issue *github.Issue, rules approval.Gate) *standal
 }
 
 // wait polls until the gate settles, the issue is closed by a person, or ctx
-// ends. A closed issue gives a Cancelled outcome and the reason.
+// ends. A closed issue gives a Cancelled outcome and the reason. Transient
+// GitHub failures while waiting are ridden out, up to maxOutage in a row.
 func (s *standalone) wait(ctx context.Context) (approval.Outcome, string, error) {
+	var failingSince time.Time
 	for {
-		if err := s.readComments(ctx); err != nil {
-			return approval.Outcome{}, "", err
-		}
+		o, why, err := s.poll(ctx)
 		now := s.r.now()
-		o := approval.Evaluate(s.rules, s.responses, now)
-		if o.Status.Settled() {
-			return o, "", nil
-		}
-		issue, err := s.r.getIssue(ctx, s.issue.GetNumber())
-		if err != nil {
-			return approval.Outcome{}, "", err
-		}
-		if issue.GetState() == "closed" {
-			who := issue.GetClosedBy().GetLogin()
-			why := "The approval issue was closed by hand."
-			if who != "" {
-				why = fmt.Sprintf("The approval issue was closed by @%s.", who)
-			}
-			return approval.Outcome{Status: approval.Cancelled, Counted: o.Counted, Approvers: o.Approvers, SettledAt: now}, why, nil
-		}
 		wait := min(s.r.cfg.PollInterval, s.rules.Deadline.Sub(now))
+		switch {
+		case err == nil && o.Status.Settled():
+			return o, why, nil
+		case err == nil:
+			failingSince = time.Time{}
+		case ctx.Err() != nil:
+			return approval.Outcome{}, "", ctx.Err()
+		case !transient(err):
+			return approval.Outcome{}, "", err
+		default:
+			if failingSince.IsZero() {
+				failingSince = now
+			}
+			if now.Sub(failingSince) > maxOutage {
+				return approval.Outcome{}, "", fmt.Errorf("GitHub has been failing for %s: %w", now.Sub(failingSince).Round(time.Second), err)
+			}
+			wait = max(s.r.cfg.PollInterval, retryAfter(err, now))
+			s.r.gha.Warningf("reading the approval issue failed; trying again in %s: %v", wait.Round(time.Second), err)
+		}
 		select {
 		case <-ctx.Done():
 			return approval.Outcome{}, "", ctx.Err()
 		case <-time.After(max(wait, 0)):
 		}
 	}
+}
+
+// poll reads what is new and evaluates the gate: settled by the responses,
+// cancelled by a closed issue, or still pending.
+func (s *standalone) poll(ctx context.Context) (approval.Outcome, string, error) {
+	if err := s.readComments(ctx); err != nil {
+		return approval.Outcome{}, "", err
+	}
+	now := s.r.now()
+	o := approval.Evaluate(s.rules, s.responses, now)
+	if o.Status.Settled() {
+		return o, "", nil
+	}
+	issue, err := s.r.getIssue(ctx, s.issue.GetNumber())
+	if err != nil {
+		return approval.Outcome{}, "", err
+	}
+	if issue.GetState() != "closed" {
+		return o, "", nil
+	}
+	why := "The approval issue was closed by hand."
+	if who := issue.GetClosedBy().GetLogin(); who != "" {
+		why = fmt.Sprintf("The approval issue was closed by @%s.", who)
+	}
+	return approval.Outcome{Status: approval.Cancelled, Counted: o.Counted, Approvers: o.Approvers, SettledAt: now}, why, nil
+}
+
+// transient reports a failure that may pass: GitHub's 5xx, rate limits, or
+// no answer at all.
+func transient(err error) bool {
+	var rate *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &rate) || errors.As(err, &abuse) {
+		return true
+	}
+	code := ghclient.StatusCode(err)
+	return code == 0 || code == http.StatusTooManyRequests || code >= 500
+}
+
+// retryAfter is how long GitHub asked us to wait, if it said.
+func retryAfter(err error, now time.Time) time.Duration {
+	var rate *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	switch {
+	case errors.As(err, &rate):
+		return rate.Rate.Reset.Sub(now)
+	case errors.As(err, &abuse) && abuse.RetryAfter != nil:
+		return *abuse.RetryAfter
+	}
+	return 0
 }
 
 // readComments reads the comments updated since the last read, all pages.
