@@ -1,16 +1,19 @@
 # syntax=docker/dockerfile:1
-# Build both binaries once, statically.
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26-bookworm AS source
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse ./app \
- && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse-action ./action
+
+FROM source AS build-app
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse ./app
+
+FROM source AS build-action
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gatehouse-action ./action
 
 # The app: docker build --target app -t gatehouse .
 FROM gcr.io/distroless/static-debian12:nonroot AS app
-COPY --from=build /out/gatehouse /gatehouse
+COPY --from=build-app /out/gatehouse /gatehouse
 USER nonroot:nonroot
 EXPOSE 8080
 ENTRYPOINT ["/gatehouse"]
@@ -22,5 +25,5 @@ ENTRYPOINT ["/gatehouse"]
 # owned by the runner's account, so this stage keeps the default user, as
 # GitHub's documentation for Docker actions requires.
 FROM gcr.io/distroless/static-debian12
-COPY --from=build /out/gatehouse-action /gatehouse-action
+COPY --from=build-action /out/gatehouse-action /gatehouse-action
 ENTRYPOINT ["/gatehouse-action"]

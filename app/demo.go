@@ -79,11 +79,17 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "GitHub (emulated) is at %s\nThe action starts, as a workflow step would:\n\n", emu.APIURL())
 
 	pr, pw := io.Pipe()
-	go prefixLines(stdout, pr, "  action │ ")
+	printed := make(chan struct{})
+	go func() {
+		prefixLines(stdout, pr, "  action │ ")
+		close(printed)
+	}()
 	done := make(chan int, 1)
 	go func() {
-		done <- actionrun.Main(ctx, actionrun.Options{Getenv: func(k string) string { return env[k] }, Stdout: pw})
+		code := actionrun.Main(ctx, actionrun.Options{Getenv: func(k string) string { return env[k] }, Stdout: pw})
 		pw.Close()
+		<-printed
+		done <- code
 	}()
 
 	issue, err := waitForIssue(ctx, emu, done)
@@ -92,7 +98,10 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	commentsURL := fmt.Sprintf("%s/repos/%s/%s/issues/%d/comments", emu.APIURL(), demoOwner, demoRepo, issue)
 	if *auto {
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 		fmt.Fprintln(stdout, "\nalice approves with a comment on the issue.")
 		if _, err := emu.Comment("alice", demoOwner, demoRepo, issue, "approve\nreason: canary clean for an hour\nrollout: 25\nWatching the dashboards."); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,8 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
 )
 
-// MinPollInterval is the shortest poll-interval accepted.
-const MinPollInterval = time.Second
+// minPollInterval is the shortest poll-interval accepted.
+const minPollInterval = time.Second
 
 // Config is everything the action needs, read and validated once.
 type Config struct {
@@ -71,7 +72,7 @@ func (c Config) RunURL() string {
 func (c Config) Initiators() []string {
 	var out []string
 	for _, a := range []string{c.Actor, c.TriggeringActor} {
-		if a != "" && !containsFold(out, a) {
+		if a != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, a) }) {
 			out = append(out, a)
 		}
 	}
@@ -194,29 +195,32 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AppURL != "" {
 		if err := checkURL(c.AppURL); err != nil {
 			fail("app-url: %v", err)
+		} else {
+			fail("app-url: this release of the action runs in standalone mode only; leave app-url empty")
 		}
 	}
 	c.OIDCAudience = input("oidc-audience", c.AppURL)
 	if c.AppURL == "" {
 		if len(c.Notify) > 0 {
-			fail("notify: email and Teams notifications need the Gatehouse app; set app-url")
+			fail("notify: email and Teams notifications need the Gatehouse app (app-url)")
 		}
 		if c.TeamsChannel != "" {
-			fail("teams-channel: needs the Gatehouse app; set app-url")
+			fail("teams-channel: needs the Gatehouse app (app-url)")
 		}
-		if len(c.Approvers.Logins)+len(c.Approvers.Teams) == 0 && len(c.Approvers.Emails) > 0 {
-			fail("approvers: email approvers can only answer through the Gatehouse app; set app-url or list GitHub logins or teams")
+		if len(c.Approvers.Emails) > 0 {
+			fail("approvers: %s can only answer through the Gatehouse app (app-url); in standalone mode list GitHub logins or teams", strings.Join(c.Approvers.Emails, ", "))
+			rulesParsed = false
 		}
 	}
-	if c.TeamsChannel != "" && !contains(c.Notify, "teams") {
+	if c.TeamsChannel != "" && !slices.Contains(c.Notify, "teams") {
 		fail("teams-channel: set notify: teams as well")
 	}
 	if c.Token == "" {
 		fail("github-token: required (the default is the job's GITHUB_TOKEN)")
 	}
 	pi := input("poll-interval", "5s")
-	if c.PollInterval, err = fields.ParseDuration(pi); err != nil || c.PollInterval < MinPollInterval {
-		fail("poll-interval: must be a duration of at least %s, got %q", MinPollInterval, pi)
+	if c.PollInterval, err = fields.ParseDuration(pi); err != nil || c.PollInterval < minPollInterval {
+		fail("poll-interval: must be a duration of at least %s, got %q", minPollInterval, pi)
 	}
 	if c.Words, err = comment.ParseWords(gha.GetInput("approve-words"), gha.GetInput("reject-words")); err != nil {
 		errs = append(errs, err)
@@ -242,21 +246,12 @@ func parseBool(v, name string, errs *[]error) bool {
 
 func list(s string) []string {
 	var out []string
-	for _, v := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
-		if v = strings.TrimSpace(v); v != "" && !contains(out, v) {
+	for _, v := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func checkURL(s string) error {

@@ -18,9 +18,11 @@ import (
 // Result is what the action reports when a gate ends.
 type Result struct {
 	Outcome     approval.Outcome
-	IssueNumber int
+	Rules       approval.Gate
+	IssueNumber int // zero when the run ended before the issue was opened
 	IssueURL    string
-	Why         string // for a cancelled gate: what cancelled it
+	Why         string   // for a cancelled gate: what cancelled it
+	Notes       []string // for the summary, e.g. counted comments edited later
 }
 
 // outputs are the step outputs of the contract, in a stable order.
@@ -39,6 +41,10 @@ func outputs(s fields.Schema, r Result) ([][2]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode responses output: %w", err)
 	}
+	issueNumber := ""
+	if r.IssueNumber != 0 {
+		issueNumber = strconv.Itoa(r.IssueNumber)
+	}
 	out := [][2]string{
 		{"decision", string(o.Status)},
 		{"approved", strconv.FormatBool(o.Approved)},
@@ -47,7 +53,7 @@ func outputs(s fields.Schema, r Result) ([][2]string, error) {
 		{"fields", string(fieldsJSON)},
 		{"comment", o.Comment},
 		{"responses", string(responsesJSON)},
-		{"issue-number", strconv.Itoa(r.IssueNumber)},
+		{"issue-number", issueNumber},
 		{"issue-url", r.IssueURL},
 	}
 	for _, f := range s {
@@ -96,7 +102,8 @@ func appendFile(path, text string) error {
 }
 
 // ReadOutputs parses a GITHUB_OUTPUT file as the runner does: `name=value`
-// lines and `name<<DELIMITER` blocks. Outputs come in file order.
+// lines and `name<<DELIMITER` blocks, whichever separator comes first on the
+// line. Outputs come in file order.
 func ReadOutputs(data string) ([][2]string, error) {
 	var out [][2]string
 	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")
@@ -105,7 +112,9 @@ func ReadOutputs(data string) ([][2]string, error) {
 		if line == "" {
 			continue
 		}
-		if name, delim, ok := strings.Cut(line, "<<"); ok {
+		eq, heredoc := strings.Index(line, "="), strings.Index(line, "<<")
+		if heredoc >= 0 && (eq < 0 || heredoc < eq) {
+			name, delim := line[:heredoc], line[heredoc+2:]
 			end := slices.Index(lines[i+1:], delim)
 			if end < 0 {
 				return nil, fmt.Errorf("output %s: delimiter never closes", name)

@@ -105,11 +105,11 @@ func TestWriteOutputsFraming(t *testing.T) {
 }
 
 func TestReadOutputs(t *testing.T) {
-	got, err := ReadOutputs("a=1\nb<<X\nline 1\n\nline 3\nX\n\nc<<Y\nY\n")
+	got, err := ReadOutputs("a=1\nb<<X\nline 1\n\nline 3\nX\n\nc<<Y\nY\nd=x<<y\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([][2]string{{"a", "1"}, {"b", "line 1\n\nline 3"}, {"c", ""}}, got); diff != "" {
+	if diff := cmp.Diff([][2]string{{"a", "1"}, {"b", "line 1\n\nline 3"}, {"c", ""}, {"d", "x<<y"}}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	for _, bad := range []string{"no equals sign", "b<<X\nnever closed"} {

@@ -19,19 +19,25 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/ghclient"
 )
 
-// maxAssignees is GitHub's limit of assignees on one issue.
-const maxAssignees = 10
-
-// cleanupTimeout bounds the GitHub calls made after the run is cancelled.
-const cleanupTimeout = 15 * time.Second
+const (
+	// maxAssignees is GitHub's limit of assignees on one issue.
+	maxAssignees = 10
+	// openTimeout bounds creating the issue, which goes on when the run is
+	// cancelled meanwhile so that the issue can be closed again.
+	openTimeout = time.Minute
+	// settleTimeout bounds writing the outcome on the issue.
+	settleTimeout = 2 * time.Minute
+	// cleanupTimeout bounds it when the run is cancelled: the runner kills
+	// the step about ten seconds after it asks it to stop.
+	cleanupTimeout = 6 * time.Second
+	// postAttempts is how often a comment is tried when GitHub fails.
+	postAttempts = 3
+)
 
 // Options are the action's connections to the outside world.
 type Options struct {
 	Getenv func(string) string
 	Stdout io.Writer
-	// Transport carries GitHub API requests; nil means http.DefaultTransport.
-	Transport http.RoundTripper
-	Now       func() time.Time
 }
 
 // Main runs the action and returns its exit status. ctx ends when the run is
@@ -46,22 +52,30 @@ func Main(ctx context.Context, o Options) int {
 		return 1
 	}
 	gha.AddMask(cfg.Token)
-	gh, err := ghclient.New(cfg.APIURL, cfg.Token, ghclient.WithETagCache(), ghclient.WithBaseTransport(o.Transport))
+	gh, err := ghclient.New(cfg.APIURL, cfg.Token, ghclient.WithETagCache())
 	if err != nil {
 		gha.Errorf("%v", err)
 		return 1
 	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	r := &runner{cfg: cfg, gh: gh, gha: gha, now: now, gateID: gateID(cfg)}
+	r := &runner{cfg: cfg, gh: gh, gha: gha, now: time.Now, gateID: gateID(cfg)}
 	res, err := r.run(ctx)
 	if err != nil {
 		gha.Errorf("%v", err)
 		return 1
 	}
-	return r.report(res, cfg.Rules(time.Time{}))
+	code := r.report(res)
+	if res.IssueNumber != 0 {
+		timeout := settleTimeout
+		if ctx.Err() != nil {
+			timeout = cleanupTimeout
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		if err := r.settle(sctx, res); err != nil {
+			gha.Warningf("The outcome stands, but the approval issue could not be updated: %v", err)
+		}
+	}
+	return code
 }
 
 type runner struct {
@@ -79,35 +93,47 @@ func gateID(c Config) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// run opens the issue and waits for the outcome. A cancelled run is an
+// outcome (Cancelled), not an error.
 func (r *runner) run(ctx context.Context) (Result, error) {
 	start := r.now()
 	rules := r.cfg.Rules(start)
+	early := Result{
+		Outcome: approval.Outcome{Status: approval.Cancelled, SettledAt: start},
+		Rules:   rules,
+		Why:     "The workflow run was cancelled before the approval issue was opened.",
+	}
 	if err := r.checkTeamAccess(ctx); err != nil {
+		if ctx.Err() != nil {
+			return early, nil
+		}
 		return Result{}, err
 	}
-	issue, err := r.openIssue(ctx, rules)
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), openTimeout)
+	issue, err := r.openIssue(octx, rules)
+	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return early, nil
+		}
 		return Result{}, err
 	}
-	res := Result{IssueNumber: issue.GetNumber(), IssueURL: issue.GetHTMLURL()}
-	r.gha.Infof("Waiting for approval on %s (times out at %s)", res.IssueURL, rules.Deadline.UTC().Format(time.RFC3339))
+	w := newStandalone(r, issue, rules, r.now())
+	res := Result{IssueNumber: issue.GetNumber(), IssueURL: issue.GetHTMLURL(), Rules: w.rules}
+	r.gha.Infof("Waiting for approval on %s (times out at %s)", res.IssueURL, w.rules.Deadline.UTC().Format(time.RFC3339))
 
-	w := newStandalone(r, issue, rules)
 	o, why, err := w.wait(ctx)
 	switch {
 	case ctx.Err() != nil:
-		// The run was cancelled: say so on the issue with a fresh deadline,
-		// since ctx is already done.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		res.Why = "The workflow run was cancelled."
-		res.Outcome = approval.Outcome{Status: approval.Cancelled, Counted: w.responses, SettledAt: r.now()}
-		return res, r.settle(cctx, issue.GetNumber(), rules, res, nil)
+		res.Outcome, res.Why = w.cancelled(), "The workflow run was cancelled."
 	case err != nil:
+		r.abandon(ctx, res.IssueNumber, err)
 		return res, err
+	default:
+		res.Outcome, res.Why = o, why
 	}
-	res.Outcome, res.Why = o, why
-	return res, r.settle(ctx, issue.GetNumber(), rules, res, w.notes)
+	res.Notes = w.notes
+	return res, nil
 }
 
 // openIssue creates the approval issue and assigns the approvers it can.
@@ -184,31 +210,82 @@ func (r *runner) comment(ctx context.Context, number int, body string) error {
 	return nil
 }
 
-// settle writes the outcome on the issue and closes it: completed when
-// approved, not planned otherwise.
-func (r *runner) settle(ctx context.Context, number int, rules approval.Gate, res Result, notes []string) error {
-	var body string
-	if res.Outcome.Status == approval.Cancelled {
-		body = audit.CancelledNote(r.gateID, res.Why)
-	} else {
-		body = audit.Summary(r.gateID, rules, res.Outcome, notes...)
+// commentOnce posts body, whose marker is kind, trying again when GitHub
+// fails — but not when the failed request created the comment all the same.
+func (r *runner) commentOnce(ctx context.Context, number int, kind audit.Kind, body string) error {
+	for attempt := 1; ; attempt++ {
+		err := r.comment(ctx, number, body)
+		if err == nil || !transient(err) || attempt == postAttempts {
+			return err
+		}
+		if posted, lerr := r.hasMarker(ctx, number, kind); lerr == nil && posted {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
 	}
-	if err := r.comment(ctx, number, body); err != nil {
-		return err
+}
+
+// hasMarker reports whether the issue has a recent comment of this gate
+// with a marker of kind.
+func (r *runner) hasMarker(ctx context.Context, number int, kind audit.Kind) (bool, error) {
+	since := r.now().Add(-10 * time.Minute)
+	opts := &github.IssueListCommentsOptions{Since: &since}
+	all, err := ghclient.ListAll(ctx, func(lo github.ListOptions) ([]*github.IssueComment, *github.Response, error) {
+		opts.ListOptions = lo
+		return r.gh.Issues.ListComments(ctx, r.cfg.Owner, r.cfg.Repo, number, opts)
+	})
+	if err != nil {
+		return false, err
 	}
-	reason := "not_planned"
+	for _, c := range all {
+		if m, ok := audit.ParseMarker(c.GetBody()); ok && m.Kind == kind && m.Gate == r.gateID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// settle closes the issue — completed when approved, not planned otherwise —
+// and then writes the outcome on it. Closing comes first so that no one
+// answers a gate that has ended, even if the run is killed meanwhile.
+func (r *runner) settle(ctx context.Context, res Result) error {
+	reason, state := "not_planned", "closed"
 	if res.Outcome.Approved {
 		reason = "completed"
 	}
-	state := "closed"
-	if _, _, err := r.gh.Issues.Edit(ctx, r.cfg.Owner, r.cfg.Repo, number, &github.IssueRequest{State: &state, StateReason: &reason}); err != nil {
-		return fmt.Errorf("close %s#%d: %w", r.cfg.Repository(), number, err)
+	_, _, closeErr := r.gh.Issues.Edit(ctx, r.cfg.Owner, r.cfg.Repo, res.IssueNumber, &github.IssueRequest{State: &state, StateReason: &reason})
+	if closeErr != nil {
+		closeErr = fmt.Errorf("close %s#%d: %w", r.cfg.Repository(), res.IssueNumber, closeErr)
 	}
-	return nil
+	kind, body := audit.KindSummary, audit.Summary(r.gateID, res.Rules, res.Outcome, res.Notes...)
+	if res.Outcome.Status == approval.Cancelled {
+		kind, body = audit.KindCancelled, audit.CancelledNote(r.gateID, res.Why)
+	}
+	return errors.Join(closeErr, r.commentOnce(ctx, res.IssueNumber, kind, body))
+}
+
+// abandon tells the issue that the gate stopped waiting because of err, so
+// no one answers it in vain, and closes it. It is best effort: GitHub may be
+// what failed.
+func (r *runner) abandon(ctx context.Context, number int, cause error) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	res := Result{
+		IssueNumber: number,
+		Outcome:     approval.Outcome{Status: approval.Cancelled},
+		Why:         fmt.Sprintf("The action stopped with an error (%s) and no longer waits for answers.", cause),
+	}
+	if err := r.settle(actx, res); err != nil {
+		r.gha.Warningf("close the abandoned approval issue: %v", err)
+	}
 }
 
 // report writes the outputs and the step summary and returns the exit status.
-func (r *runner) report(res Result, rules approval.Gate) int {
+func (r *runner) report(res Result) int {
 	outs, err := outputs(r.cfg.Fields, res)
 	if err == nil {
 		err = writeOutputs(r.cfg.OutputPath, outs)
@@ -218,7 +295,7 @@ func (r *runner) report(res Result, rules approval.Gate) int {
 		return 1
 	}
 	if r.cfg.SummaryPath != "" {
-		if err := appendFile(r.cfg.SummaryPath, stepSummary(r.cfg.Title, r.gateID, rules, res)); err != nil {
+		if err := appendFile(r.cfg.SummaryPath, stepSummary(r.cfg.Title, r.gateID, res)); err != nil {
 			r.gha.Warningf("write step summary: %v", err)
 		}
 	}
@@ -248,21 +325,24 @@ func (r *runner) report(res Result, rules approval.Gate) int {
 	return 1
 }
 
-func stepSummary(title, gateID string, rules approval.Gate, res Result) string {
+func stepSummary(title, gateID string, res Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## %s\n\nApproval issue: [#%d](%s)\n\n", title, res.IssueNumber, res.IssueURL)
+	fmt.Fprintf(&b, "## %s\n\n", title)
+	if res.IssueNumber != 0 {
+		fmt.Fprintf(&b, "Approval issue: [#%d](%s)\n\n", res.IssueNumber, res.IssueURL)
+	}
 	if res.Outcome.Status == approval.Cancelled {
 		b.WriteString(audit.CancelledNote(gateID, res.Why))
 	} else {
-		b.WriteString(audit.Summary(gateID, rules, res.Outcome))
+		b.WriteString(audit.Summary(gateID, res.Rules, res.Outcome, res.Notes...))
 	}
 	return b.String()
 }
 
 // permissionHint adds what the job probably lacks to a 403 or 404 from GitHub.
 func permissionHint(err error, need string) string {
-	var er *github.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil && (er.Response.StatusCode == http.StatusForbidden || er.Response.StatusCode == http.StatusNotFound) {
+	switch ghclient.StatusCode(err) {
+	case http.StatusForbidden, http.StatusNotFound:
 		return fmt.Sprintf(" (the job needs %s)", need)
 	}
 	return ""

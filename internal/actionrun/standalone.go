@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,25 +19,35 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/ghclient"
 )
 
-// membershipTTL is how long a team membership answer is trusted.
-const membershipTTL = time.Minute
-
-// maxOutage is how long GitHub may keep failing while a gate waits before
-// the action gives up with an error.
-const maxOutage = 15 * time.Minute
+const (
+	// membershipTTL is how long a team membership answer is trusted.
+	membershipTTL = time.Minute
+	// maxOutage is how long GitHub may keep failing while a gate waits
+	// before the action gives up with an error.
+	maxOutage = 15 * time.Minute
+	// sinceOverlap is how far back each read of the comments reaches past
+	// the newest one seen: `since` has one-second precision and GitHub's
+	// replicas may show a comment a little after a newer one. Comments
+	// read twice are recognised by their id.
+	sinceOverlap = time.Minute
+)
 
 // standalone waits for a decision by reading the approval issue's comments.
 // Every read is a conditional request for a URL that changes only when a
 // comment is added or edited, so a wait with nothing new costs no rate limit.
+// Times are GitHub's: comments carry GitHub's created_at, so the deadline
+// is counted from the issue's created_at and "now" is the runner's clock
+// corrected by the skew measured when the issue was created.
 type standalone struct {
 	r     *runner
 	issue *github.Issue
 	rules approval.Gate
+	skew  time.Duration // GitHub's clock minus the runner's
 
-	since     time.Time // comments updated at or after this are read again
-	seen      map[int64]time.Time
+	since     time.Time           // the newest updated_at read
+	seen      map[int64]time.Time // comments handled, with their updated_at then
 	counted   map[int64]bool
-	replied   map[int64]bool
+	replied   map[int64]bool // decisions whose invalid fields were answered
 	responses []approval.Response
 	notes     []string
 	teams     map[string]membership
@@ -46,13 +58,19 @@ type membership struct {
 	at    time.Time
 }
 
-func newStandalone(r *runner, issue *github.Issue, rules approval.Gate) *standalone {
+// newStandalone starts waiting on issue, just created at runner time
+// created; the gate's deadline is the issue's created_at plus the timeout.
+func newStandalone(r *runner, issue *github.Issue, rules approval.Gate, created time.Time) *standalone {
+	rules.Deadline = issue.GetCreatedAt().Add(r.cfg.Timeout)
 	return &standalone{
-		r: r, issue: issue, rules: rules,
+		r: r, issue: issue, rules: rules, skew: issue.GetCreatedAt().Sub(created),
 		seen: map[int64]time.Time{}, counted: map[int64]bool{}, replied: map[int64]bool{},
 		teams: map[string]membership{},
 	}
 }
+
+// now is the time on GitHub's clock.
+func (s *standalone) now() time.Time { return s.r.now().Add(s.skew) }
 
 // wait polls until the gate settles, the issue is closed by a person, or ctx
 // ends. A closed issue gives a Cancelled outcome and the reason. Transient
@@ -61,8 +79,8 @@ func (s *standalone) wait(ctx context.Context) (approval.Outcome, string, error)
 	var failingSince time.Time
 	for {
 		o, why, err := s.poll(ctx)
-		now := s.r.now()
-		wait := min(s.r.cfg.PollInterval, s.rules.Deadline.Sub(now))
+		now := s.now()
+		wait := s.r.cfg.PollInterval
 		switch {
 		case err == nil && o.Status.Settled():
 			return o, why, nil
@@ -79,26 +97,30 @@ func (s *standalone) wait(ctx context.Context) (approval.Outcome, string, error)
 			if now.Sub(failingSince) > maxOutage {
 				return approval.Outcome{}, "", fmt.Errorf("GitHub has been failing for %s: %w", now.Sub(failingSince).Round(time.Second), err)
 			}
-			wait = max(s.r.cfg.PollInterval, retryAfter(err, now))
+			wait = max(wait, retryAfter(err, now))
 			s.r.gha.Warningf("reading the approval issue failed; trying again in %s: %v", wait.Round(time.Second), err)
+		}
+		if left := s.rules.Deadline.Sub(now); left > 0 && left < wait {
+			wait = left
 		}
 		select {
 		case <-ctx.Done():
 			return approval.Outcome{}, "", ctx.Err()
-		case <-time.After(max(wait, 0)):
+		case <-time.After(wait):
 		}
 	}
 }
 
 // poll reads what is new and evaluates the gate: settled by the responses,
-// cancelled by a closed issue, or still pending.
+// cancelled by a closed issue, or still pending. The time is taken before
+// the read, so a timeout is declared only once every comment made before
+// the deadline has been read.
 func (s *standalone) poll(ctx context.Context) (approval.Outcome, string, error) {
+	now := s.now()
 	if err := s.readComments(ctx); err != nil {
 		return approval.Outcome{}, "", err
 	}
-	now := s.r.now()
-	o := approval.Evaluate(s.rules, s.responses, now)
-	if o.Status.Settled() {
+	if o := approval.Evaluate(s.rules, s.responses, now); o.Status.Settled() {
 		return o, "", nil
 	}
 	issue, err := s.r.getIssue(ctx, s.issue.GetNumber())
@@ -106,50 +128,34 @@ func (s *standalone) poll(ctx context.Context) (approval.Outcome, string, error)
 		return approval.Outcome{}, "", err
 	}
 	if issue.GetState() != "closed" {
-		return o, "", nil
+		return approval.Outcome{Status: approval.Pending}, "", nil
 	}
 	why := "The approval issue was closed by hand."
 	if who := issue.GetClosedBy().GetLogin(); who != "" {
 		why = fmt.Sprintf("The approval issue was closed by @%s.", who)
 	}
-	return approval.Outcome{Status: approval.Cancelled, Counted: o.Counted, Approvers: o.Approvers, SettledAt: now}, why, nil
+	return s.cancelled(), why, nil
 }
 
-// transient reports a failure that may pass: GitHub's 5xx, rate limits, or
-// no answer at all.
-func transient(err error) bool {
-	var rate *github.RateLimitError
-	var abuse *github.AbuseRateLimitError
-	if errors.As(err, &rate) || errors.As(err, &abuse) {
-		return true
-	}
-	code := ghclient.StatusCode(err)
-	return code == 0 || code == http.StatusTooManyRequests || code >= 500
-}
-
-// retryAfter is how long GitHub asked us to wait, if it said.
-func retryAfter(err error, now time.Time) time.Duration {
-	var rate *github.RateLimitError
-	var abuse *github.AbuseRateLimitError
-	switch {
-	case errors.As(err, &rate):
-		return rate.Rate.Reset.Sub(now)
-	case errors.As(err, &abuse) && abuse.RetryAfter != nil:
-		return *abuse.RetryAfter
-	}
-	return 0
+// cancelled is the outcome of a gate cancelled now, with the responses
+// counted so far.
+func (s *standalone) cancelled() approval.Outcome {
+	now := s.now()
+	o := approval.Evaluate(s.rules, s.responses, now)
+	return approval.Outcome{Status: approval.Cancelled, Counted: o.Counted, Approvers: o.Approvers, SettledAt: now}
 }
 
 // readComments reads the comments updated since the last read, all pages.
+// A comment is marked seen only once it has been handled, and `since` moves
+// only after the whole read succeeded, so a failure part-way leaves the rest
+// to be read again.
 func (s *standalone) readComments(ctx context.Context) error {
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	cfg := s.r.cfg
+	opts := &github.IssueListCommentsOptions{}
 	if !s.since.IsZero() {
-		// A second of overlap: `since` has one-second precision, and a
-		// comment seen twice is recognised by its id.
-		since := s.since.Add(-time.Second)
+		since := s.since.Add(-sinceOverlap)
 		opts.Since = &since
 	}
-	cfg := s.r.cfg
 	all, err := ghclient.ListAll(ctx, func(lo github.ListOptions) ([]*github.IssueComment, *github.Response, error) {
 		opts.ListOptions = lo
 		return s.r.gh.Issues.ListComments(ctx, cfg.Owner, cfg.Repo, s.issue.GetNumber(), opts)
@@ -157,36 +163,54 @@ func (s *standalone) readComments(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read comments of %s#%d: %w", cfg.Repository(), s.issue.GetNumber(), err)
 	}
+	// Replies already on the issue, even from a request whose answer was
+	// lost, are not written again.
 	for _, c := range all {
-		if u := c.GetUpdatedAt().Time; u.After(s.since) {
-			s.since = u
-		}
-		if err := s.consider(ctx, c); err != nil {
-			return err
+		if m, ok := audit.ParseMarker(c.GetBody()); ok && m.Kind == audit.KindInvalid && m.Gate == s.r.gateID {
+			s.replied[m.Comment] = true
 		}
 	}
+	newest := s.since
+	for _, c := range all {
+		id, updated := c.GetID(), c.GetUpdatedAt().Time
+		if first, ok := s.seen[id]; ok {
+			if updated.After(first) {
+				s.noteEdit(c)
+				s.seen[id] = updated
+			}
+		} else {
+			if err := s.consider(ctx, c); err != nil {
+				return err
+			}
+			s.seen[id] = updated
+		}
+		if updated.After(newest) {
+			newest = updated
+		}
+	}
+	s.since = newest
 	return nil
 }
 
-// consider handles one comment: a decision from an eligible approver with
-// valid fields is counted (and acknowledged with a reaction); invalid fields
-// get one reply; anything else is discussion.
+// noteEdit records that a counted comment changed after it was counted.
+func (s *standalone) noteEdit(c *github.IssueComment) {
+	if !s.counted[c.GetID()] {
+		return
+	}
+	s.notes = append(s.notes, fmt.Sprintf("%s edited their [counted comment](%s) after it was counted; the response as first read stands.", c.GetUser().GetLogin(), c.GetHTMLURL()))
+	s.r.gha.Infof("comment %d was edited after it was counted; the counted response is unchanged", c.GetID())
+}
+
+// consider handles a comment read for the first time: a decision from an
+// eligible approver with valid fields, made before the deadline, is counted
+// and acknowledged with a reaction; invalid fields get one reply; anything
+// else is discussion.
 func (s *standalone) consider(ctx context.Context, c *github.IssueComment) error {
-	id, updated := c.GetID(), c.GetUpdatedAt().Time
-	if first, ok := s.seen[id]; ok {
-		if updated.After(first) && s.counted[id] {
-			s.seen[id] = updated
-			s.notes = append(s.notes, fmt.Sprintf("%s edited their [counted comment](%s) after it was counted; the response as first read stands.", c.GetUser().GetLogin(), c.GetHTMLURL()))
-			s.r.gha.Infof("comment %d was edited after it was counted; the counted response is unchanged", id)
-		}
+	id, at := c.GetID(), c.GetCreatedAt().Time
+	if _, ours := audit.ParseMarker(c.GetBody()); ours {
 		return nil
 	}
-	s.seen[id] = updated
-	body := c.GetBody()
-	if _, ours := audit.ParseMarker(body); ours {
-		return nil
-	}
-	p, ok := comment.Parse(body, s.rules.Fields.IDs(), s.r.cfg.Words)
+	p, ok := comment.Parse(c.GetBody(), s.rules.Fields.IDs(), s.r.cfg.Words)
 	if !ok {
 		return nil
 	}
@@ -207,19 +231,22 @@ func (s *standalone) consider(ctx context.Context, c *github.IssueComment) error
 		s.r.gha.Infof("%s's %s (comment %d) is not counted: %v", actor.Login, p.Decision, id, err)
 		return nil
 	}
-	values, verr := s.rules.Fields.Resolve(p.Fields)
-	problems := append([]string(nil), p.Problems...)
-	if verr != nil {
-		problems = append(problems, problemList(verr)...)
+	if !at.Before(s.rules.Deadline) {
+		s.r.gha.Infof("%s's %s (comment %d) came after the deadline and is not counted", actor.Login, p.Decision, id)
+		return nil
 	}
+	values, err := s.rules.Fields.Resolve(p.Fields)
+	problems := append(p.Problems, problemList(err)...)
 	if len(problems) > 0 {
+		s.r.gha.Infof("%s's %s (comment %d) is not counted: %s", actor.Login, p.Decision, id, strings.Join(problems, "; "))
 		if s.replied[id] {
 			return nil
 		}
+		if err := s.r.comment(ctx, s.issue.GetNumber(), audit.InvalidReply(s.r.gateID, id, actor.Login, c.GetHTMLURL(), problems)); err != nil {
+			return err
+		}
 		s.replied[id] = true
-		s.r.gha.Infof("%s's %s (comment %d) is not counted: %s", actor.Login, p.Decision, id, strings.Join(problems, "; "))
-		body := audit.InvalidReply(s.r.gateID, id, actor.Login, c.GetHTMLURL(), problems)
-		return s.r.comment(ctx, s.issue.GetNumber(), body)
+		return nil
 	}
 	s.counted[id] = true
 	s.responses = append(s.responses, approval.Response{
@@ -229,10 +256,13 @@ func (s *standalone) consider(ctx context.Context, c *github.IssueComment) error
 		Decision: p.Decision,
 		Fields:   values,
 		Comment:  p.Comment,
-		At:       c.GetCreatedAt().Time,
+		At:       at,
 		URL:      c.GetHTMLURL(),
 	})
 	s.r.gha.Infof("counted: %s %ss (comment %d)", actor.Login, p.Decision, id)
+	if c.GetUpdatedAt().After(at) {
+		s.notes = append(s.notes, fmt.Sprintf("%s's [comment](%s) was edited before it was read; it counted as it read then.", actor.Login, c.GetHTMLURL()))
+	}
 	cfg := s.r.cfg
 	if _, _, err := s.r.gh.Reactions.CreateIssueCommentReaction(ctx, cfg.Owner, cfg.Repo, id, "+1"); err != nil {
 		// The acknowledgement is a courtesy; the response is counted either way.
@@ -244,7 +274,7 @@ func (s *standalone) consider(ctx context.Context, c *github.IssueComment) error
 // memberships returns the gate's approver teams that login actively belongs
 // to, asking GitHub at most once a minute per person.
 func (s *standalone) memberships(ctx context.Context, login string) ([]string, error) {
-	if len(s.rules.Approvers.Teams) == 0 || containsFold(s.rules.Approvers.Logins, login) {
+	if len(s.rules.Approvers.Teams) == 0 || slices.ContainsFunc(s.rules.Approvers.Logins, func(l string) bool { return strings.EqualFold(l, login) }) {
 		return nil, nil
 	}
 	key := strings.ToLower(login)
@@ -265,24 +295,40 @@ func (s *standalone) memberships(ctx context.Context, login string) ([]string, e
 	return teams, nil
 }
 
-// problemList splits a validation error into one message per problem.
-func problemList(err error) []string {
-	var ve *fields.ValidationError
-	if !errors.As(err, &ve) {
-		return []string{err.Error()}
+// transient reports a failure that may pass: GitHub's 5xx, rate limits, or
+// no answer at all.
+func transient(err error) bool {
+	var rate *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	var netErr net.Error
+	if errors.As(err, &rate) || errors.As(err, &abuse) || errors.As(err, &netErr) {
+		return true
 	}
-	out := make([]string, 0, len(ve.Problems))
-	for _, p := range ve.Problems {
-		out = append(out, p.Field+": "+p.Message)
-	}
-	return out
+	code := ghclient.StatusCode(err)
+	return code == http.StatusTooManyRequests || code >= 500
 }
 
-func containsFold(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
+// retryAfter is how long GitHub asked us to wait, if it said.
+func retryAfter(err error, now time.Time) time.Duration {
+	var rate *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	switch {
+	case errors.As(err, &rate):
+		return rate.Rate.Reset.Sub(now)
+	case errors.As(err, &abuse) && abuse.RetryAfter != nil:
+		return *abuse.RetryAfter
 	}
-	return false
+	return 0
+}
+
+// problemList gives one message per problem of a validation error.
+func problemList(err error) []string {
+	var ve *fields.ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ve):
+		return ve.Messages()
+	}
+	return []string{err.Error()}
 }

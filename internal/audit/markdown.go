@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
@@ -103,7 +102,7 @@ func IssueBody(g Gate) string {
 // a counted comment edited afterwards).
 func Summary(gateID string, r approval.Gate, o approval.Outcome, notes ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n### %s\n\n", Marker{Kind: KindSummary, Gate: gateID}, headline(r, o))
+	fmt.Fprintf(&b, "%s\n### %s\n\n", Marker{Kind: KindSummary, Gate: gateID}, headline(o))
 	switch o.Status {
 	case approval.TimedOut:
 		fmt.Fprintf(&b, "No decision was reached by %s; the gate %s.\n", o.SettledAt.UTC().Format(timeLayout), timeoutEffect(r.OnTimeout))
@@ -210,9 +209,9 @@ func example(f fields.Field) string {
 	case fields.Select, fields.Multiselect:
 		return f.Values[0]
 	case fields.Date:
-		return time.Now().UTC().Format(time.DateOnly)
+		return "2030-01-31"
 	case fields.Datetime:
-		return time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339)
+		return "2030-01-31T18:00:00Z"
 	case fields.Duration:
 		return "1h"
 	case fields.Email:
@@ -223,7 +222,7 @@ func example(f fields.Field) string {
 	return "your answer"
 }
 
-func headline(r approval.Gate, o approval.Outcome) string {
+func headline(o approval.Outcome) string {
 	switch o.Status {
 	case approval.Approved:
 		return "✅ Approved"

@@ -159,6 +159,13 @@ func (w *world) waitCounted(id int64) {
 	})
 }
 
+// waitReads waits until the action has read the comments n more times.
+func (w *world) waitReads(n int) {
+	w.t.Helper()
+	start := w.emu.Stats().Requests[commentsRoute]
+	w.waitFor(fmt.Sprintf("%d reads of the comments", n), func() bool { return w.emu.Stats().Requests[commentsRoute] >= start+n })
+}
+
 // actionRun is one run of the real action binary.
 type actionRun struct {
 	cmd         *exec.Cmd

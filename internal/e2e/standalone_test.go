@@ -14,6 +14,8 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
 )
 
+const commentsRoute = "GET /repos/{owner}/{repo}/issues/{issue_number}/comments"
+
 const releaseFields = `- id: reason
   type: string
   required: true
@@ -198,6 +200,19 @@ func TestTeamApprover(t *testing.T) {
 			t.Errorf("exit %d, outputs %v", code, out)
 		}
 	})
+	t.Run("membership reads failing for a while", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, ghemu.Options{})
+		must(t, w.emu.GrantScopes(w.tokens["octocat"], "read:org"))
+		run := w.start(map[string]string{"approvers": "octo-org/sre", "github-token": w.tokens["octocat"]})
+		w.waitOpened()
+		must(t, w.emu.InjectFault(ghemu.Fault{Method: "GET", Path: "/orgs/" + owner + "/teams/sre/memberships/*", Status: 502, Times: 8}))
+		w.say("erin", "approve")
+		code, out := run.wait(t)
+		if code != 0 || out["decided-by"] != "erin" {
+			t.Errorf("exit %d, outputs %v", code, out)
+		}
+	})
 	t.Run("token cannot read teams", func(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t, ghemu.Options{})
@@ -278,13 +293,16 @@ func TestEditedCommentKeepsItsVote(t *testing.T) {
 	}
 }
 
-// More comments than fit a page: the emulator serves at most 10 a page, and
-// the approval is the last of 150 comments.
+// More comments than fit a page arrive between two reads: the emulator
+// serves at most 10 a page, and the approval is the last of 151 comments,
+// all read through a `since` window after the first comment was seen.
 func TestManyComments(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, ghemu.Options{PerPageMax: 10})
 	run := w.start(map[string]string{"approvers": "alice"})
 	w.waitOpened()
+	w.say("dave", "first")
+	w.waitReads(2)
 	for i := range 150 {
 		_, err := w.emu.Comment("dave", owner, repo, 1, fmt.Sprintf("discussion %d", i))
 		must(t, err)
@@ -294,7 +312,7 @@ func TestManyComments(t *testing.T) {
 	if code != 0 || out["decided-by"] != "alice" {
 		t.Errorf("exit %d, outputs %v", code, out)
 	}
-	if n := w.emu.Stats().Requests["GET /repos/{owner}/{repo}/issues/{issue_number}/comments"]; n < 16 {
+	if n := w.emu.Stats().Requests[commentsRoute]; n < 16 {
 		t.Errorf("%d comment list requests; 151 comments at 10 a page need at least 16", n)
 	}
 }
@@ -370,18 +388,23 @@ func TestGitHubDownIsAnError(t *testing.T) {
 	}
 }
 
-// Waiting costs no rate limit: polls with nothing new are answered 304.
+// Waiting costs no rate limit: with a comment already read (so reads use
+// `since`), polls with nothing new are answered 304.
 func TestWaitingCostsNoRateLimit(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, ghemu.Options{})
 	run := w.start(map[string]string{"approvers": "alice"})
 	w.waitOpened()
-	w.waitFor("the first conditional polls", func() bool { return w.emu.Stats().NotModified >= 2 })
+	w.say("dave", "when is this going out?")
+	w.waitReads(2)
 	before := w.emu.Stats()
-	w.waitFor("three more polls", func() bool { return w.emu.Stats().NotModified >= before.NotModified+6 })
+	w.waitReads(3)
 	after := w.emu.Stats()
 	if used := after.RateLimitUsed[w.jobToken] - before.RateLimitUsed[w.jobToken]; used != 0 {
 		t.Errorf("%d requests counted against the rate limit while nothing changed", used)
+	}
+	if n := after.NotModified - before.NotModified; n < 6 {
+		t.Errorf("%d answers were 304 over three polls of two reads, want 6", n)
 	}
 	w.say("alice", "approve")
 	if code, _ := run.wait(t); code != 0 {
@@ -408,6 +431,25 @@ func TestCancelledRun(t *testing.T) {
 				t.Errorf("issue %s/%s with comments %+v", is.State, is.StateReason, is.Comments)
 			}
 		})
+	}
+}
+
+// Cancelled while the issue is being created: the issue is still closed
+// again, and the outputs say cancelled.
+func TestCancelledWhileOpening(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghemu.Options{})
+	must(t, w.emu.InjectFault(ghemu.Fault{Method: "POST", Path: "/repos/" + owner + "/" + repo + "/issues", Delay: 2 * time.Second}))
+	run := w.start(map[string]string{"approvers": "alice"})
+	w.waitFor("the issue request", func() bool { return w.emu.Stats().Requests["POST /repos/{owner}/{repo}/issues"] > 0 })
+	run.signal(t, syscall.SIGTERM)
+	code, out := run.wait(t)
+	if code != 1 || out["decision"] != "cancelled" || out["issue-number"] != "1" {
+		t.Errorf("exit %d, outputs %v", code, out)
+	}
+	is := w.issue()
+	if is.State != "closed" || is.StateReason != "not_planned" || len(comments(is, audit.KindCancelled)) != 1 {
+		t.Errorf("issue %s/%s with comments %+v", is.State, is.StateReason, is.Comments)
 	}
 }
 

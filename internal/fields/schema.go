@@ -20,12 +20,15 @@ type ValidationError struct {
 }
 
 // Error reads as one line: "rollout: must be a number between 1 and 100; reason: required".
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
+func (e *ValidationError) Error() string { return strings.Join(e.Messages(), "; ") }
+
+// Messages returns one "field: problem" line per problem.
+func (e *ValidationError) Messages() []string {
+	out := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
-		parts[i] = p.Field + ": " + p.Message
+		out[i] = p.Field + ": " + p.Message
 	}
-	return strings.Join(parts, "; ")
+	return out
 }
 
 // Lookup finds a field by id, ignoring (ASCII) case.

@@ -75,10 +75,11 @@ type retryTransport struct {
 }
 
 // NewRetryTransport returns a transport that re-sends a request GitHub
-// answered with a transient failure: 500, 502, 503 and 504; 429; a 403 that
-// is a secondary rate limit or an exhausted primary one; any error status
-// with Retry-After; and network errors (for POST only a refused connection,
-// since anything else may have created something). It waits as GitHub asks
+// answered with a transient failure: 500, 502, 503 and 504 (not for POST,
+// which may have created something all the same); 429; a 403 that is a
+// secondary rate limit or an exhausted primary one; any error status with
+// Retry-After; and network errors (for POST only a refused connection, for
+// the same reason). It waits as GitHub asks
 // (Retry-After, X-RateLimit-Reset), otherwise backs off exponentially, and
 // stops waiting when the request's context ends. When retries run out, or
 // GitHub asks for a wait longer than MaxWait, the last response is returned
@@ -114,7 +115,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			wait = t.opts.backoff(attempt)
 		} else {
 			status = resp.StatusCode
-			w, ok := t.opts.delay(resp, attempt, time.Now())
+			w, ok := t.opts.delay(req.Method, resp, attempt, time.Now())
 			if !ok || attempt >= t.opts.MaxAttempts || w > t.opts.MaxWait {
 				return resp, nil
 			}
@@ -183,7 +184,7 @@ func resend(req *http.Request) (*http.Request, error) {
 // delay reports whether resp is a transient failure and how long to wait
 // before the given attempt is followed by another; now is the time resp
 // arrived.
-func (o RetryOptions) delay(resp *http.Response, attempt int, now time.Time) (time.Duration, bool) {
+func (o RetryOptions) delay(method string, resp *http.Response, attempt int, now time.Time) (time.Duration, bool) {
 	status := resp.StatusCode
 	if status < 400 {
 		return 0, false
@@ -205,7 +206,9 @@ func (o RetryOptions) delay(resp *http.Response, attempt int, now time.Time) (ti
 			return secondaryWait, true
 		}
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return o.backoff(attempt), true
+		// A POST that failed this way may still have created something;
+		// the caller decides whether to look before sending it again.
+		return o.backoff(attempt), method != http.MethodPost
 	}
 	return 0, false
 }

@@ -165,6 +165,20 @@ func TestRetryResponses(t *testing.T) {
 	}
 }
 
+// A POST that failed with a 5xx may have created something: it is not sent
+// again.
+func TestRetryLeavesFailedPOST(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{500, 502, 503, 504} {
+		srv, rec := scripted(t, issuePath+"/comments", reply{status: status}, reply{status: 201, body: `{"id":7}`})
+		c := retryClient(t, srv.URL, fast(0, nil))
+		_, _, err := c.Issues.CreateComment(context.Background(), "o", "r", 1, &github.IssueComment{Body: github.String("approve")})
+		if StatusCode(err) != status || len(rec.requests()) != 1 {
+			t.Errorf("%d: err %v after %d requests, want the %d after one", status, err, len(rec.requests()), status)
+		}
+	}
+}
+
 type result struct {
 	Status   int
 	Message  string
@@ -177,7 +191,7 @@ func TestRetryReplaysBody(t *testing.T) {
 	t.Run("go-github request", func(t *testing.T) {
 		t.Parallel()
 		srv, rec := scripted(t, issuePath+"/comments",
-			reply{status: 502},
+			reply{status: 429, header: map[string]string{"Retry-After": "0"}},
 			reply{status: 201, body: `{"id":7}`},
 		)
 		c := retryClient(t, srv.URL, fast(0, nil))
@@ -199,7 +213,7 @@ func TestRetryReplaysBody(t *testing.T) {
 	})
 	t.Run("body without GetBody", func(t *testing.T) {
 		t.Parallel()
-		srv, rec := scripted(t, "/markdown/raw", reply{status: 503}, reply{status: 200, body: "<p>hi</p>"})
+		srv, rec := scripted(t, "/markdown/raw", reply{status: 429, header: map[string]string{"Retry-After": "0"}}, reply{status: 200, body: "<p>hi</p>"})
 		req, err := http.NewRequest(http.MethodPost, srv.URL+"/markdown/raw", io.NopCloser(strings.NewReader("hi")))
 		if err != nil {
 			t.Fatal(err)
@@ -382,7 +396,7 @@ func TestDelay(t *testing.T) {
 			t.Parallel()
 			resp := response(tc.status, tc.header, tc.body)
 			var got wait
-			got.Wait, got.Retry = opts.delay(resp, 1, now)
+			got.Wait, got.Retry = opts.delay(http.MethodGet, resp, 1, now)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -416,7 +430,7 @@ func TestDelayPeeksLongBody(t *testing.T) {
 	t.Parallel()
 	body := `{"message":"Forbidden","padding":"` + strings.Repeat("x", 2*peekLimit) + `"}`
 	resp := response(403, nil, body)
-	if _, retry := (RetryOptions{}).withDefaults().delay(resp, 1, time.Now()); retry {
+	if _, retry := (RetryOptions{}).withDefaults().delay(http.MethodGet, resp, 1, time.Now()); retry {
 		t.Error("retry = true, want false")
 	}
 	got, err := io.ReadAll(resp.Body)
@@ -435,7 +449,7 @@ func TestDelayServerErrorsBackOff(t *testing.T) {
 		for attempt := 1; attempt <= 8; attempt++ {
 			limit := min(100*time.Millisecond<<(attempt-1), time.Second)
 			for range 20 {
-				d, retry := opts.delay(response(status, map[string]string{"Retry-After": "soon"}, ""), attempt, time.Now())
+				d, retry := opts.delay(http.MethodGet, response(status, map[string]string{"Retry-After": "soon"}, ""), attempt, time.Now())
 				if !retry || d < 0 || d > limit {
 					t.Fatalf("status %d attempt %d: delay = %v, %v; want retry within [0, %v]", status, attempt, d, retry, limit)
 				}
