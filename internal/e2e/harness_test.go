@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -102,7 +103,10 @@ func must(t *testing.T, err error) {
 
 // client is a go-github client acting as login.
 func (w *world) client(login string) *github.Client {
-	c, err := github.NewClient(nil).WithAuthToken(w.tokens[login]).WithEnterpriseURLs(w.emu.URL(), w.emu.URL())
+	// A transport of its own: closing another test's server closes the idle
+	// connections of http.DefaultTransport.
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	c, err := github.NewClient(hc).WithAuthToken(w.tokens[login]).WithEnterpriseURLs(w.emu.URL(), w.emu.URL())
 	if err != nil {
 		w.t.Fatal(err)
 	}

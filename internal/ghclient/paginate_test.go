@@ -53,7 +53,7 @@ func commentPages(t *testing.T, sizes []int, next func(page int) int) (*github.C
 	})
 	srv = httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	c, err := NewWithTransport(srv.URL, http.DefaultTransport)
+	c, err := NewWithTransport(srv.URL, ownTransport())
 	if err != nil {
 		t.Fatal(err)
 	}

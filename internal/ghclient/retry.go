@@ -3,13 +3,14 @@ package ghclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -254,6 +255,7 @@ func (o RetryOptions) backoff(attempt int) time.Duration {
 // again: a refused connection never reached the server; other connection
 // failures may have, so they are retried for every method but POST
 // (GitHub's PUT, PATCH and DELETE set state, so repeating them is harmless).
+// A certificate that does not verify will not verify next time either.
 func retryableError(method string, err error) bool {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return true
@@ -261,11 +263,11 @@ func retryableError(method string, err error) bool {
 	if method == http.MethodPost {
 		return false
 	}
-	var ne net.Error
-	return errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.As(err, &ne) && ne.Timeout()
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return !errors.As(err, &verify) && !errors.As(err, &unknown) && !errors.As(err, &host) && !errors.As(err, &invalid)
 }
 
 // discard drains a little of resp's body, so that its connection can be

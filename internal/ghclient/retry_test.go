@@ -3,6 +3,8 @@ package ghclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -30,7 +33,7 @@ func fast(attempts int, onRetry func(int, time.Duration)) RetryOptions {
 
 func retryClient(t *testing.T, url string, opts RetryOptions) *github.Client {
 	t.Helper()
-	c, err := NewWithTransport(url, NewRetryTransport(nil, opts))
+	c, err := NewWithTransport(url, NewRetryTransport(ownTransport(), opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +162,7 @@ func TestRetryResponses(t *testing.T) {
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
+				t.Errorf("error %v (-want +got):\n%s", err, diff)
 			}
 		})
 	}
@@ -221,7 +224,7 @@ func TestRetryReplaysBody(t *testing.T) {
 		if req.GetBody != nil {
 			t.Fatal("request has GetBody; the test needs one without")
 		}
-		resp, err := NewRetryTransport(nil, fast(0, nil)).RoundTrip(req)
+		resp, err := NewRetryTransport(ownTransport(), fast(0, nil)).RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +271,7 @@ func TestRetryNetworkErrors(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	timeout := &net.DNSError{Err: "i/o timeout", Name: "api.github.com", IsTimeout: true}
-	tlsErr := errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority")
+	tlsErr := &url.Error{Op: "Get", URL: "https://ghes.example", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}
 
 	tests := []struct {
 		name      string

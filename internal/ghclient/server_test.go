@@ -93,3 +93,10 @@ func scripted(t *testing.T, path string, replies ...reply) (*httptest.Server, *r
 	t.Cleanup(srv.Close)
 	return srv, rec
 }
+
+// ownTransport is a transport of the test's own: httptest.Server.Close
+// closes the idle connections of http.DefaultTransport, which would break
+// the connections of tests running in parallel.
+func ownTransport() http.RoundTripper {
+	return http.DefaultTransport.(*http.Transport).Clone()
+}
