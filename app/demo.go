@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-ci/gatehouse/internal/actionrun"
@@ -37,6 +38,7 @@ const (
 // else with the command the demo prints). It ends by printing the issue
 // thread, the audit trail, and the action's outputs.
 func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
+	stdout = &syncWriter{w: stdout} // the action's lines and the demo's interleave
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	auto := fs.Bool("auto", false, "approve as alice after a moment instead of waiting for you")
 	if err := fs.Parse(args); err != nil {
@@ -217,4 +219,16 @@ func indent(s string) string {
 		b.WriteString("    " + line + "\n")
 	}
 	return b.String()
+}
+
+// syncWriter serialises writes from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
