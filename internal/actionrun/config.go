@@ -50,7 +50,6 @@ type Config struct {
 	Notify           []string
 	TeamsChannel     string
 	AppURL           string
-	OIDCAudience     string
 	Token            string
 	PollInterval     time.Duration
 	Words            comment.Words
@@ -199,7 +198,6 @@ func Load(getenv func(string) string) (Config, error) {
 			fail("app-url: this release of the action runs in standalone mode only; leave app-url empty")
 		}
 	}
-	c.OIDCAudience = input("oidc-audience", c.AppURL)
 	if c.AppURL == "" {
 		if len(c.Notify) > 0 {
 			fail("notify: email and Teams notifications need the Gatehouse app (app-url)")
