@@ -1,36 +1,64 @@
-// Command gatehouse is the Gatehouse app. This release has one command,
-// `gatehouse demo`, which runs a whole approval gate on this machine against
-// an emulated GitHub; the webhook server comes in a later release, and until
-// then the action works on its own in standalone mode (app-url empty).
+// Command gatehouse is the Gatehouse app: a GitHub App webhook server that
+// records approval decisions and answers the waiting actions (`gatehouse
+// serve`, the default), and `gatehouse demo`, which runs a whole approval
+// gate on this machine against an emulated GitHub.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/gatehouse-ci/gatehouse/internal/actionrun"
 )
 
-const usage = `usage: gatehouse <command>
+const usage = `usage: gatehouse [command]
 
 commands:
-  demo [--auto]   run an approval gate end to end on this machine, against an
-                  emulated GitHub (no account needed); --auto approves on its own
-
-The webhook server is not part of this release: the Gatehouse action runs in
-standalone mode (leave app-url empty). See README.md.
+  serve           run the app (the default); configured by the environment,
+                  see README.md
+  demo [--auto]   run an approval gate end to end on this machine: the app on
+                  SQLite, an emulated GitHub (no account needed) and the
+                  action; --auto approves on its own
+  action          run the Gatehouse action (the program of gatehouse-action)
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if len(os.Args) < 2 || os.Args[1] != "demo" {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+	cmd, args := "serve", os.Args[1:]
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
 	}
-	if err := runDemo(ctx, os.Args[2:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "gatehouse demo:", err)
-		os.Exit(1)
+	switch cmd {
+	case "serve":
+		if len(args) > 0 {
+			break
+		}
+		err := serve(ctx, os.Getenv, os.Stderr, nil)
+		if errors.Is(err, errConfig) {
+			os.Exit(2)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse:", err)
+			os.Exit(1)
+		}
+		return
+	case "demo":
+		if err := runDemo(ctx, args, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse demo:", err)
+			os.Exit(1)
+		}
+		return
+	case "action":
+		os.Exit(actionrun.Main(ctx, actionrun.Options{Getenv: os.Getenv, Stdout: os.Stdout}))
 	}
+	fmt.Fprint(os.Stderr, usage)
+	os.Exit(2)
 }
+
+func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }

@@ -8,16 +8,23 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/comment"
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
 )
 
-// minPollInterval is the shortest poll-interval accepted.
-const minPollInterval = time.Second
+const (
+	// minPollInterval is the shortest poll-interval accepted.
+	minPollInterval = time.Second
+	// maxGateKey is the longest gate-key accepted.
+	maxGateKey = 100
+)
 
 // Config is everything the action needs, read and validated once.
 type Config struct {
@@ -49,10 +56,26 @@ type Config struct {
 	Labels           []string
 	Notify           []string
 	TeamsChannel     string
-	AppURL           string
-	Token            string
-	PollInterval     time.Duration
-	Words            comment.Words
+	// AppURL is the app's base URL without a trailing slash; empty in
+	// standalone mode.
+	AppURL string
+	// OIDCAudience is the audience of the job's OIDC token (app mode).
+	OIDCAudience string
+	// GateKeyInput is the gate-key input: it tells apart the gates of one
+	// step in a matrix.
+	GateKeyInput string
+	Token        string
+	// PollInterval is standalone mode's; app mode long-polls the app.
+	PollInterval time.Duration
+	Words        comment.Words
+	// Inputs holds inputs as written, which app mode hands to the app to
+	// parse with the same parsers.
+	Inputs RawInputs
+}
+
+// RawInputs are inputs as written.
+type RawInputs struct {
+	Approvers, Fields, ApproveWords, RejectWords string
 }
 
 // Repository is "owner/repo".
@@ -65,6 +88,21 @@ func (c Config) RunURL() string {
 		u += fmt.Sprintf("/attempts/%d", c.RunAttempt)
 	}
 	return u
+}
+
+// GateKey tells apart the gates of one run attempt: the job and step ids,
+// and the gate-key input when set.
+func (c Config) GateKey() string {
+	key := c.Job + "/" + c.Step
+	if c.GateKeyInput != "" {
+		key += "/" + c.GateKeyInput
+	}
+	return key
+}
+
+// GateID names the gate, in the audit trail's markers and in the app.
+func (c Config) GateID() string {
+	return api.GateID(c.Repository(), c.RunID, c.RunAttempt, c.GateKey())
 }
 
 // Initiators are the run's actor and triggering actor.
@@ -191,24 +229,16 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.AppURL = strings.TrimSuffix(input("app-url", ""), "/")
-	if c.AppURL != "" {
-		if err := checkURL(c.AppURL); err != nil {
-			fail("app-url: %v", err)
-		} else {
-			fail("app-url: this release of the action runs in standalone mode only; leave app-url empty")
-		}
+	c.GateKeyInput = input("gate-key", "")
+	if strings.ContainsFunc(c.GateKeyInput, unicode.IsControl) || utf8.RuneCountInString(c.GateKeyInput) > maxGateKey {
+		fail("gate-key: must be one line of at most %d characters, got %q", maxGateKey, c.GateKeyInput)
 	}
-	if c.AppURL == "" {
-		if len(c.Notify) > 0 {
-			fail("notify: email and Teams notifications need the Gatehouse app (app-url)")
-		}
-		if c.TeamsChannel != "" {
-			fail("teams-channel: needs the Gatehouse app (app-url)")
-		}
-		if len(c.Approvers.Emails) > 0 {
-			fail("approvers: %s can only answer through the Gatehouse app (app-url); in standalone mode list GitHub logins or teams", strings.Join(c.Approvers.Emails, ", "))
+	if c.AppURL != "" {
+		if !appModeChecks(&c, input, env, fail) {
 			rulesParsed = false
 		}
+	} else if !standaloneChecks(&c, input, fail) {
+		rulesParsed = false
 	}
 	if c.TeamsChannel != "" && !slices.Contains(c.Notify, "teams") {
 		fail("teams-channel: set notify: teams as well")
@@ -216,12 +246,14 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Token == "" {
 		fail("github-token: required (the default is the job's GITHUB_TOKEN)")
 	}
-	pi := input("poll-interval", "5s")
-	if c.PollInterval, err = fields.ParseDuration(pi); err != nil || c.PollInterval < minPollInterval {
-		fail("poll-interval: must be a duration of at least %s, got %q", minPollInterval, pi)
-	}
 	if c.Words, err = comment.ParseWords(gha.GetInput("approve-words"), gha.GetInput("reject-words")); err != nil {
 		errs = append(errs, err)
+	}
+	c.Inputs = RawInputs{
+		Approvers:    input("approvers", ""),
+		Fields:       gha.GetInput("fields"),
+		ApproveWords: gha.GetInput("approve-words"),
+		RejectWords:  gha.GetInput("reject-words"),
 	}
 	if rulesParsed {
 		if err := c.Rules(time.Time{}).Validate(); err != nil {
@@ -229,6 +261,52 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// appModeChecks checks the inputs of app mode and reports whether the
+// approvers are usable.
+func appModeChecks(c *Config, input, env func(name, def string) string, fail func(string, ...any)) bool {
+	if err := checkURL(c.AppURL); err != nil {
+		fail("app-url: %v", err)
+	} else if u, _ := url.Parse(c.AppURL); u.RawQuery != "" || u.Fragment != "" {
+		fail("app-url: must not have a query or fragment, got %q", c.AppURL)
+	}
+	c.OIDCAudience = strings.TrimSuffix(input("oidc-audience", c.AppURL), "/")
+	if env("ACTIONS_ID_TOKEN_REQUEST_URL", "") == "" || env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "") == "" {
+		fail("app-url: app mode signs in to the app with the job's OIDC token, but the runner gave none (no ACTIONS_ID_TOKEN_REQUEST_URL): give the job `permissions: id-token: write`")
+	}
+	if len(c.Notify) > 0 {
+		fail("notify: email and Teams notifications arrive in a later release of the Gatehouse app; leave notify empty")
+	}
+	if c.TeamsChannel != "" {
+		fail("teams-channel: Teams notifications arrive in a later release of the Gatehouse app; leave teams-channel empty")
+	}
+	if len(c.Approvers.Emails) > 0 {
+		fail("approvers: %s: email approvers arrive in a later release of the Gatehouse app; list GitHub logins or teams", strings.Join(c.Approvers.Emails, ", "))
+		return false
+	}
+	return true
+}
+
+// standaloneChecks checks the inputs of standalone mode and reports
+// whether the approvers are usable.
+func standaloneChecks(c *Config, input func(name, def string) string, fail func(string, ...any)) bool {
+	if len(c.Notify) > 0 {
+		fail("notify: email and Teams notifications need the Gatehouse app (app-url)")
+	}
+	if c.TeamsChannel != "" {
+		fail("teams-channel: needs the Gatehouse app (app-url)")
+	}
+	pi := input("poll-interval", "5s")
+	var err error
+	if c.PollInterval, err = fields.ParseDuration(pi); err != nil || c.PollInterval < minPollInterval {
+		fail("poll-interval: must be a duration of at least %s, got %q", minPollInterval, pi)
+	}
+	if len(c.Approvers.Emails) > 0 {
+		fail("approvers: %s can only answer through the Gatehouse app (app-url); in standalone mode list GitHub logins or teams", strings.Join(c.Approvers.Emails, ", "))
+		return false
+	}
+	return true
 }
 
 func parseBool(v, name string, errs *[]error) bool {

@@ -132,7 +132,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"INPUT_NOTIFY":            "pager",
 		"INPUT_POLL-INTERVAL":     "10ms",
 		"INPUT_GITHUB-TOKEN":      "",
-		"INPUT_APP-URL":           "ftp://x",
+		"INPUT_GATE-KEY":          "a\nb",
 	}))
 	if err == nil {
 		t.Fatal("no error")
@@ -140,7 +140,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_OUTPUT", "approvers:", "minimum-approvals:",
 		"timeout:", "on-timeout:", "exclude-initiator:", "fields:", "rollout", "notify:", "poll-interval:",
-		"github-token:", "app-url:",
+		"github-token:", "gate-key:",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
@@ -157,13 +157,109 @@ func TestLoadStandaloneLimits(t *testing.T) {
 		"notify":                {map[string]string{"INPUT_NOTIFY": "email"}, "notify: email and Teams notifications need the Gatehouse app"},
 		"teams channel":         {map[string]string{"INPUT_TEAMS-CHANNEL": "releases"}, "teams-channel: needs the Gatehouse app"},
 		"an email among logins": {map[string]string{"INPUT_APPROVERS": "alice, carol@corp.example", "INPUT_MINIMUM-APPROVALS": "all"}, "carol@corp.example can only answer through the Gatehouse app"},
-		"app mode":              {map[string]string{"INPUT_APP-URL": "https://gatehouse.example"}, "app-url: this release of the action runs in standalone mode only"},
 		"quorum over people":    {map[string]string{"INPUT_MINIMUM-APPROVALS": "3"}, "3 approvals needed but only 2"},
 		"initiator excluded":    {map[string]string{"INPUT_APPROVERS": "octocat", "INPUT_EXCLUDE-INITIATOR": "true"}, "1 approvals needed but only 0"},
 		"all of teams":          {map[string]string{"INPUT_APPROVERS": "org/sre", "INPUT_MINIMUM-APPROVALS": "all"}, "\"all\" needs approvers that name people"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load(runnerEnv(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// appEnv is runnerEnv in app mode, with the runner's OIDC token request
+// variables.
+func appEnv(overrides map[string]string) func(string) string {
+	env := map[string]string{
+		"INPUT_APP-URL":                  "https://gatehouse.example/",
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   "https://runner.example/idtoken?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+	}
+	for k, v := range overrides {
+		env[k] = v
+	}
+	return runnerEnv(env)
+}
+
+func TestLoadAppMode(t *testing.T) {
+	c, err := Load(appEnv(map[string]string{
+		"INPUT_APPROVERS":         "alice\n@octo-org/sre",
+		"INPUT_POLL-INTERVAL":     "10ms", // ignored in app mode
+		"INPUT_FIELDS":            "- id: reason\n  type: string\n",
+		"INPUT_APPROVE-WORDS":     "ship it",
+		"INPUT_MINIMUM-APPROVALS": "All",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{
+		"app-url":       c.AppURL,
+		"oidc-audience": c.OIDCAudience,
+		"gate key":      c.GateKey(),
+		"gate id":       c.GateID(),
+		"inputs":        c.Inputs,
+		"require all":   c.RequireAll,
+	}
+	want := map[string]any{
+		"app-url":       "https://gatehouse.example",
+		"oidc-audience": "https://gatehouse.example",
+		"gate key":      "ship/gate",
+		// The id standalone mode has always given a step without gate-key.
+		"gate id":     "026610022eecb1bb",
+		"inputs":      RawInputs{Approvers: "alice\n@octo-org/sre", Fields: "- id: reason\n  type: string", ApproveWords: "ship it"},
+		"require all": true,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadGateKey(t *testing.T) {
+	for _, env := range []func(string) string{
+		runnerEnv(map[string]string{"INPUT_GATE-KEY": "3"}),
+		appEnv(map[string]string{"INPUT_GATE-KEY": "3"}),
+	} {
+		c, err := Load(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.GateKey() != "ship/gate/3" || c.GateID() != "81128ae164099717" {
+			t.Errorf("app-url %q: gate key %q, id %s", c.AppURL, c.GateKey(), c.GateID())
+		}
+	}
+}
+
+func TestLoadOIDCAudience(t *testing.T) {
+	c, err := Load(appEnv(map[string]string{"INPUT_OIDC-AUDIENCE": "https://gatehouse.internal/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OIDCAudience != "https://gatehouse.internal" {
+		t.Errorf("oidc-audience %q", c.OIDCAudience)
+	}
+}
+
+func TestLoadAppModeLimits(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"not http":           {map[string]string{"INPUT_APP-URL": "ftp://gatehouse.example"}, "app-url: must be an absolute http(s) URL"},
+		"relative":           {map[string]string{"INPUT_APP-URL": "gatehouse.example"}, "app-url: must be an absolute http(s) URL"},
+		"query":              {map[string]string{"INPUT_APP-URL": "https://gatehouse.example/?x=1"}, "app-url: must not have a query or fragment"},
+		"no id token url":    {map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": ""}, "`permissions: id-token: write`"},
+		"no id token token":  {map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""}, "`permissions: id-token: write`"},
+		"notify":             {map[string]string{"INPUT_NOTIFY": "teams"}, "notify: email and Teams notifications arrive in a later release"},
+		"teams channel":      {map[string]string{"INPUT_TEAMS-CHANNEL": "releases"}, "teams-channel: Teams notifications arrive in a later release"},
+		"email approver":     {map[string]string{"INPUT_APPROVERS": "alice, carol@corp.example"}, "carol@corp.example: email approvers arrive in a later release"},
+		"gate key too long":  {map[string]string{"INPUT_GATE-KEY": strings.Repeat("k", 101)}, "gate-key: must be one line of at most 100 characters"},
+		"quorum over people": {map[string]string{"INPUT_MINIMUM-APPROVALS": "3"}, "3 approvals needed but only 2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(appEnv(tc.env))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}

@@ -15,14 +15,22 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
 )
 
-// Result is what the action reports when a gate ends.
+// Result is what the action reports when a gate ends, in either mode.
 type Result struct {
-	Outcome     approval.Outcome
+	// Outcome is the gate's outcome; its Counted responses are set in
+	// standalone mode only, Responses in both.
+	Outcome approval.Outcome
+	// Responses are the counted responses as the responses output gives
+	// them.
+	Responses   []api.Response
 	Rules       approval.Gate
 	IssueNumber int // zero when the run ended before the issue was opened
 	IssueURL    string
 	Why         string   // for a cancelled gate: what cancelled it
 	Notes       []string // for the summary, e.g. counted comments edited later
+	// AppSettles means the app writes the outcome on the issue and closes
+	// it, so the action leaves the issue alone.
+	AppSettles bool
 }
 
 // outputs are the step outputs of the contract, in a stable order.
@@ -37,7 +45,11 @@ func outputs(s fields.Schema, r Result) ([][2]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode fields output: %w", err)
 	}
-	responsesJSON, err := json.Marshal(api.Responses(o.Counted))
+	responses := r.Responses
+	if responses == nil {
+		responses = []api.Response{}
+	}
+	responsesJSON, err := json.Marshal(responses)
 	if err != nil {
 		return nil, fmt.Errorf("encode responses output: %w", err)
 	}

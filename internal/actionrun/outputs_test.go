@@ -1,6 +1,7 @@
 package actionrun
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
 )
@@ -29,6 +31,7 @@ func TestOutputs(t *testing.T) {
 			Status: approval.Approved, Approved: true, DecidedBy: "alice", Counted: []approval.Response{alice},
 			Approvers: []string{"alice"}, Fields: alice.Fields, Comment: "ship it", SettledAt: at,
 		},
+		Responses:   api.Responses([]approval.Response{alice}),
 		IssueNumber: 3, IssueURL: "https://github.com/o/r/issues/3",
 	})
 	if err != nil {
@@ -50,6 +53,39 @@ func TestOutputs(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+}
+
+// Responses read from the app's JSON give the same output as the typed
+// responses of standalone mode.
+func TestOutputsResponsesFromTheApp(t *testing.T) {
+	schema, err := fields.Parse("- id: rollout\n  type: number\n  integer: true\n- id: ratio\n  type: number\n- id: regions\n  type: multiselect\n  values: [eu, us]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := api.Responses([]approval.Response{{
+		Actor: approval.Actor{Login: "alice"}, Via: approval.ViaComment, Decision: approval.Approve,
+		Fields: fields.Values{"rollout": int64(9007199254740993), "ratio": 0.25, "regions": []string{"eu", "us"}},
+		At:     time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC),
+	}})
+	wire := `{"status":"approved","responses":[{"actor":"alice","via":"comment","decision":"approve","fields":{"rollout":9007199254740993,"ratio":0.25,"regions":["eu","us"]},"comment":"","at":"2026-11-21T10:30:00+01:00","url":""}]}`
+	dec := json.NewDecoder(strings.NewReader(wire))
+	dec.UseNumber()
+	var view api.Gate
+	if err := dec.Decode(&view); err != nil {
+		t.Fatal(err)
+	}
+	fromApp := responsesOf(view.Responses)
+	standalone, err := outputs(schema, Result{Responses: typed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := outputs(schema, Result{Responses: fromApp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(standalone, app); diff != "" {
+		t.Errorf("outputs (-standalone +app):\n%s", diff)
 	}
 }
 

@@ -2,8 +2,6 @@ package actionrun
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +12,10 @@ import (
 	"github.com/google/go-github/v62/github"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/audit"
+	"github.com/gatehouse-ci/gatehouse/internal/fields"
 	"github.com/gatehouse-ci/gatehouse/internal/ghclient"
 )
 
@@ -38,6 +38,9 @@ const (
 type Options struct {
 	Getenv func(string) string
 	Stdout io.Writer
+
+	// timing paces app mode's retries and polls; zero means the defaults.
+	timing appTiming
 }
 
 // Main runs the action and returns its exit status. ctx ends when the run is
@@ -57,14 +60,21 @@ func Main(ctx context.Context, o Options) int {
 		gha.Errorf("%v", err)
 		return 1
 	}
-	r := &runner{cfg: cfg, gh: gh, gha: gha, now: time.Now, gateID: gateID(cfg)}
+	r := &runner{cfg: cfg, gh: gh, gha: gha, now: time.Now, gateID: cfg.GateID()}
+	if cfg.AppURL != "" {
+		timing := o.timing
+		if timing == (appTiming{}) {
+			timing = defaultAppTiming()
+		}
+		r.app = newAppClient(cfg.AppURL, timing)
+	}
 	res, err := r.run(ctx)
 	if err != nil {
 		gha.Errorf("%v", err)
 		return 1
 	}
 	code := r.report(res)
-	if res.IssueNumber != 0 {
+	if res.IssueNumber != 0 && !res.AppSettles {
 		timeout := settleTimeout
 		if ctx.Err() != nil {
 			timeout = cleanupTimeout
@@ -82,18 +92,13 @@ type runner struct {
 	cfg    Config
 	gh     *github.Client
 	gha    *githubactions.Action
+	app    *appClient // nil in standalone mode
 	now    func() time.Time
 	gateID string
 }
 
-// gateID names the gate in the audit trail's markers: one per run attempt
-// and step.
-func gateID(c Config) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%d/%s/%s", c.Repository(), c.RunID, c.RunAttempt, c.Job, c.Step)))
-	return hex.EncodeToString(sum[:8])
-}
-
-// run opens the issue and waits for the outcome. A cancelled run is an
+// run opens the issue and waits for the outcome, from the app in app mode
+// or from the issue's comments in standalone mode. A cancelled run is an
 // outcome (Cancelled), not an error.
 func (r *runner) run(ctx context.Context) (Result, error) {
 	start := r.now()
@@ -103,11 +108,14 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		Rules:   rules,
 		Why:     "The workflow run was cancelled before the approval issue was opened.",
 	}
-	if err := r.checkTeamAccess(ctx); err != nil {
-		if ctx.Err() != nil {
-			return early, nil
+	// In app mode the app reads team memberships with its own token.
+	if r.app == nil {
+		if err := r.checkTeamAccess(ctx); err != nil {
+			if ctx.Err() != nil {
+				return early, nil
+			}
+			return Result{}, err
 		}
-		return Result{}, err
 	}
 	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), openTimeout)
 	issue, err := r.openIssue(octx, rules)
@@ -118,6 +126,14 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		}
 		return Result{}, err
 	}
+	if r.app != nil {
+		return r.waitApp(ctx, issue, rules)
+	}
+	return r.waitStandalone(ctx, issue, rules)
+}
+
+// waitStandalone waits for the outcome by reading the issue's comments.
+func (r *runner) waitStandalone(ctx context.Context, issue *github.Issue, rules approval.Gate) (Result, error) {
 	w := newStandalone(r, issue, rules, r.now())
 	res := Result{IssueNumber: issue.GetNumber(), IssueURL: issue.GetHTMLURL(), Rules: w.rules}
 	r.gha.Infof("Waiting for approval on %s (times out at %s)", res.IssueURL, w.rules.Deadline.UTC().Format(time.RFC3339))
@@ -132,6 +148,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	default:
 		res.Outcome, res.Why = o, why
 	}
+	res.Responses = api.Responses(res.Outcome.Counted)
 	res.Notes = w.notes
 	return res, nil
 }
@@ -333,10 +350,58 @@ func stepSummary(title, gateID string, res Result) string {
 	}
 	if res.Outcome.Status == approval.Cancelled {
 		b.WriteString(audit.CancelledNote(gateID, res.Why))
-	} else {
-		b.WriteString(audit.Summary(gateID, res.Rules, res.Outcome, res.Notes...))
+		return b.String()
+	}
+	// The responses come from Responses, which both modes fill in alike.
+	o := res.Outcome
+	o.Counted = nil
+	b.WriteString(audit.Summary(gateID, res.Rules, o))
+	if len(res.Responses) > 0 {
+		b.WriteString("\n| who | via | decision | when | fields | comment |\n|---|---|---|---|---|---|\n")
+		for _, c := range res.Responses {
+			who := cell(c.Actor)
+			if c.URL != "" {
+				who = fmt.Sprintf("[%s](%s)", who, c.URL)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", who, cell(c.Via), cell(c.Decision), c.At.UTC().Format(summaryTime), cell(fieldText(res.Rules.Fields, c.Fields)), cell(c.Comment))
+		}
+	}
+	if len(res.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range res.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
 	}
 	return b.String()
+}
+
+// summaryTime is how the step summary shows a time, as the issue does.
+const summaryTime = "2006-01-02 15:04:05 UTC"
+
+// fieldText lists a response's field values in schema order.
+func fieldText(s fields.Schema, values map[string]any) string {
+	var parts []string
+	for _, f := range s {
+		v, ok := values[f.ID]
+		if !ok || v == nil {
+			continue
+		}
+		text := fields.Format(v)
+		if list, isList := v.([]any); isList {
+			items := make([]string, len(list))
+			for i, item := range list {
+				items[i] = fmt.Sprint(item)
+			}
+			text = strings.Join(items, ",")
+		}
+		parts = append(parts, f.ID+": "+text)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// cell makes text safe inside a one-line markdown table cell.
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;").Replace(strings.Join(strings.Fields(s), " "))
 }
 
 // permissionHint adds what the job probably lacks to a 403 or 404 from GitHub.

@@ -1,0 +1,8 @@
+// Package config reads the app's settings (`gatehouse serve`) from the
+// environment, once, at start. Load checks every setting and reports every
+// problem together, one line per problem, each naming its variable, so an
+// operator fixes a deployment in one pass. Secrets (the secret key, the
+// app's private key, the webhook secret) never appear in an error, in
+// formatted output or in a log line: they are held in types that redact
+// themselves.
+package config

@@ -1,0 +1,225 @@
+package gates
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+
+	"github.com/gatehouse-ci/gatehouse/internal/store"
+)
+
+// Events are the webhook events the service handles; the others are
+// answered without being stored.
+var Events = []string{"issue_comment", "issues", "installation", "installation_repositories"}
+
+const (
+	// DeliveryLease is how long a delivery handed to a worker stays its
+	// own; one left unfinished (a crash) is taken up again after it.
+	DeliveryLease = 30 * time.Second
+	// deliveryAttempts bounds the tries of a delivery that keeps failing.
+	deliveryAttempts = 10
+	// deliveryTimeout bounds handling one delivery.
+	deliveryTimeout = 20 * time.Second
+	// sweepInterval is how often unfinished deliveries are looked for.
+	sweepInterval = time.Second
+)
+
+// Accept hands a freshly stored delivery to the workers. It never blocks:
+// when they are busy, the delivery waits in the store for its lease to end.
+func (s *Service) Accept(d store.Delivery) {
+	select {
+	case s.deliveries <- d:
+	default:
+	}
+}
+
+// RunDeliveries processes deliveries with the given number of workers until
+// ctx ends, then lets the ones in progress finish.
+func (s *Service) RunDeliveries(ctx context.Context, workers int) error {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case d := <-s.deliveries:
+					s.handle(context.WithoutCancel(ctx), d)
+				}
+			}
+		}()
+	}
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-t.C:
+			ds, err := s.store.ClaimDeliveries(ctx, s.now(), DeliveryLease, cap(s.deliveries))
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("claim unfinished deliveries", "error", err)
+			}
+			for _, d := range ds {
+				select {
+				case s.deliveries <- d:
+				case <-ctx.Done():
+				}
+			}
+		}
+	}
+}
+
+// handle processes one delivery and stores its result. A failure leaves it
+// unfinished, to be tried again when its lease ends, up to a bound.
+func (s *Service) handle(ctx context.Context, d store.Delivery) {
+	hctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	result, err := s.Process(hctx, d)
+	cancel()
+	log := s.log.With("delivery", d.ID, "event", d.Event)
+	if err != nil {
+		if d.Attempts+1 < deliveryAttempts {
+			log.Warn("delivery failed; it will be tried again", "attempt", d.Attempts+1, "error", err)
+			return
+		}
+		log.Error("delivery failed; giving up", "attempts", d.Attempts+1, "error", err)
+		result = "failed: " + err.Error()
+	}
+	if err := s.store.FinishDelivery(ctx, d.ID, result, s.now()); err != nil {
+		log.Error("finish delivery", "error", err)
+		return
+	}
+	log.Debug("delivery handled", "result", result)
+}
+
+// Process handles one delivery and says what became of it. An error means
+// it may succeed if tried again.
+func (s *Service) Process(ctx context.Context, d store.Delivery) (string, error) {
+	ev, err := github.ParseWebHook(d.Event, d.Payload)
+	if err != nil {
+		return "ignored: unreadable payload: " + err.Error(), nil
+	}
+	switch e := ev.(type) {
+	case *github.IssueCommentEvent:
+		return s.issueComment(ctx, e, d.ReceivedAt)
+	case *github.IssuesEvent:
+		return s.issues(ctx, e)
+	case *github.InstallationEvent:
+		return s.installationEvent(ctx, e)
+	case *github.InstallationRepositoriesEvent:
+		return s.installationRepositories(ctx, e)
+	}
+	return "ignored: event not handled", nil
+}
+
+// gateOf finds the gate of the issue an event is about.
+func (s *Service) gateOf(ctx context.Context, repo *github.Repository, issue *github.Issue) (store.Gate, bool, error) {
+	if issue.IsPullRequest() {
+		return store.Gate{}, false, nil
+	}
+	g, err := s.store.GateByIssue(ctx, repo.GetFullName(), issue.GetNumber())
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Gate{}, false, nil
+	}
+	if err != nil {
+		return store.Gate{}, false, fmt.Errorf("find gate of %s#%d: %w", repo.GetFullName(), issue.GetNumber(), err)
+	}
+	return g, true, nil
+}
+
+func (s *Service) issueComment(ctx context.Context, e *github.IssueCommentEvent, received time.Time) (string, error) {
+	g, ok, err := s.gateOf(ctx, e.GetRepo(), e.GetIssue())
+	if err != nil || !ok {
+		return "ignored: not an approval issue", err
+	}
+	switch e.GetAction() {
+	case "created":
+		return s.recordComment(ctx, g, e.GetComment(), received)
+	case "edited", "deleted":
+		return s.noteChange(ctx, g, e.GetComment(), e.GetSender().GetLogin(), e.GetAction())
+	}
+	return "ignored: action " + e.GetAction(), nil
+}
+
+// issues cancels the gate of an approval issue that a person closed.
+func (s *Service) issues(ctx context.Context, e *github.IssuesEvent) (string, error) {
+	if e.GetAction() != "closed" {
+		return "ignored: action " + e.GetAction(), nil
+	}
+	g, ok, err := s.gateOf(ctx, e.GetRepo(), e.GetIssue())
+	if err != nil || !ok {
+		return "ignored: not an approval issue", err
+	}
+	sender := e.GetSender()
+	if sender.GetType() == "Bot" || strings.HasSuffix(sender.GetLogin(), "[bot]") {
+		return "ignored: closed by a bot", nil
+	}
+	if g.Status.Settled() {
+		return "ignored: the gate has settled", nil
+	}
+	why := fmt.Sprintf("@%s closed the approval issue.", sender.GetLogin())
+	if _, err := s.cancel(ctx, g.ID, why, false); err != nil {
+		return "", err
+	}
+	return resultCancelled, nil
+}
+
+func (s *Service) installationEvent(ctx context.Context, e *github.InstallationEvent) (string, error) {
+	in := e.GetInstallation()
+	switch e.GetAction() {
+	case "created", "new_permissions_accepted", "unsuspend":
+		err := s.store.PutInstallation(ctx, installationOf(in), fullNames(e.Repositories))
+		if err != nil {
+			return "", fmt.Errorf("store installation %d: %w", in.GetID(), err)
+		}
+		s.log.Info("installation stored", "installation", in.GetID(), "account", in.GetAccount().GetLogin())
+		return "installation stored", nil
+	case "deleted", "suspend":
+		if err := s.store.DeleteInstallation(ctx, in.GetID()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", fmt.Errorf("forget installation %d: %w", in.GetID(), err)
+		}
+		s.log.Info("installation forgotten", "installation", in.GetID(), "action", e.GetAction())
+		return "installation forgotten", nil
+	}
+	return "ignored: action " + e.GetAction(), nil
+}
+
+func (s *Service) installationRepositories(ctx context.Context, e *github.InstallationRepositoriesEvent) (string, error) {
+	in := e.GetInstallation()
+	added, removed := fullNames(e.RepositoriesAdded), fullNames(e.RepositoriesRemoved)
+	err := s.store.AddInstallationRepos(ctx, in.GetID(), added)
+	if errors.Is(err, store.ErrNotFound) {
+		err = s.store.PutInstallation(ctx, installationOf(in), added)
+	}
+	if err == nil {
+		err = s.store.RemoveInstallationRepos(ctx, in.GetID(), removed)
+	}
+	if err != nil {
+		return "", fmt.Errorf("update installation %d: %w", in.GetID(), err)
+	}
+	return fmt.Sprintf("installation updated: %d added, %d removed", len(added), len(removed)), nil
+}
+
+func installationOf(in *github.Installation) store.Installation {
+	return store.Installation{
+		ID:              in.GetID(),
+		Account:         in.GetAccount().GetLogin(),
+		AllRepositories: in.GetRepositorySelection() == "all",
+	}
+}
+
+func fullNames(rs []*github.Repository) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.GetFullName())
+	}
+	return out
+}

@@ -1,0 +1,19 @@
+// Package outbox performs the app's side effects on GitHub — comments on
+// the approval issue, reactions that acknowledge a counted comment, closing
+// the issue — from the store's durable outbox. The app writes each effect
+// as an outbox item in the same transaction as the decision that causes it;
+// a Worker claims due items, performs them, and retries failures until they
+// succeed or, for failures that retrying will not fix, until it gives up.
+// Items survive a restart: a claim is a lease, and an item whose lease runs
+// out is claimed again.
+//
+// A comment is never written twice: when an item has been attempted before
+// (its earlier attempt may have posted it and died before recording so), the
+// issue's comments are read first and a comment carrying the same audit
+// marker (and, for response comments, of which a gate has several, the same
+// text) counts as done. Reactions and closing are idempotent on GitHub.
+//
+// The items of one gate are the gate's audit trail, so they run one at a
+// time in ID order: a gate's items wait while an earlier item of the gate is
+// not done. Different gates run concurrently.
+package outbox
