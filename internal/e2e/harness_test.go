@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/gatehouse-ci/gatehouse/internal/actionrun"
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
+	"github.com/gatehouse-ci/gatehouse/internal/sandbox"
 )
 
 // The repository every test gates, and the run that waits on it.
@@ -31,7 +31,7 @@ const (
 // ever ends a test that has already failed.
 const waitLimit = 60 * time.Second
 
-var actionBin string
+var actionBin, appBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
@@ -39,12 +39,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	actionBin = filepath.Join(dir, "gatehouse-action")
-	build := exec.Command("go", "build", "-o", actionBin, "github.com/gatehouse-ci/gatehouse/action")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build gatehouse-action:", err)
-		os.Exit(1)
+	actionBin, appBin = filepath.Join(dir, "gatehouse-action"), filepath.Join(dir, "gatehouse")
+	for bin, pkg := range map[string]string{actionBin: "action", appBin: "app"} {
+		build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse-ci/gatehouse/"+pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -54,6 +56,7 @@ func TestMain(m *testing.M) {
 // world is a GitHub with an organization, a repository, people and a team.
 type world struct {
 	t      *testing.T
+	sb     *sandbox.Sandbox
 	emu    *ghemu.Emulator
 	tokens map[string]string // login -> personal token
 	// jobToken is the job's GITHUB_TOKEN (github-actions[bot]).
@@ -65,33 +68,17 @@ type world struct {
 // pending member of octo-org/sre.
 func newWorld(t *testing.T, opts ghemu.Options) *world {
 	t.Helper()
-	emu, err := ghemu.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	w := &world{t: t, emu: emu, tokens: map[string]string{}}
-	collaborators := map[string]string{"github-actions[bot]": "write"}
-	for _, login := range []string{"alice", "bob", "carol", "dave", "octocat", "erin", "frank"} {
-		tok, err := emu.AddUser(login)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.tokens[login] = tok
-		collaborators[login] = "write"
-	}
-	collaborators["dave"] = "read"
-	if w.jobToken, err = emu.AddBot("github-actions"); err != nil {
-		t.Fatal(err)
-	}
-	must(t, emu.AddOrg(owner, "alice", "bob", "carol", "dave", "octocat", "erin", "frank"))
-	must(t, emu.AddTeam(owner, "sre", "erin"))
-	must(t, emu.SetMembership(owner, "sre", "frank", "pending"))
-	must(t, emu.AddRepo(owner, repo, collaborators))
-	return w
+	sb, err := sandbox.Start(sandbox.Options{
+		Owner: owner, Repo: repo,
+		Writers: []string{"alice", "bob", "carol", "octocat", "erin", "frank"},
+		Readers: []string{"dave"},
+		Teams:   map[string][]string{"sre": {"erin"}},
+		GitHub:  opts,
+	})
+	must(t, err)
+	t.Cleanup(sb.Close)
+	must(t, sb.GitHub.SetMembership(owner, "sre", "frank", "pending"))
+	return &world{t: t, sb: sb, emu: sb.GitHub, tokens: sb.Tokens, jobToken: sb.JobToken}
 }
 
 func must(t *testing.T, err error) {
@@ -180,46 +167,31 @@ type actionRun struct {
 	code        int
 }
 
-// start runs the action as a runner would, with the given inputs (names as
-// in action.yml) on top of the runner's variables.
+// start runs the action in standalone mode as a runner would, with the
+// given inputs (names as in action.yml) on top of the runner's variables.
 func (w *world) start(inputs map[string]string, env ...string) *actionRun {
 	w.t.Helper()
-	dir := w.t.TempDir()
-	r := &actionRun{
-		stdout:      &lockedBuffer{},
-		outputPath:  filepath.Join(dir, "output"),
-		summaryPath: filepath.Join(dir, "step_summary"),
-		done:        make(chan struct{}),
+	in := map[string]string{"poll-interval": "1s"}
+	for k, v := range inputs {
+		in[k] = v
 	}
+	dir := w.t.TempDir()
+	outputPath, summaryPath := filepath.Join(dir, "output"), filepath.Join(dir, "step_summary")
+	vars := w.sb.ActionEnv(sandbox.DefaultRun, in, outputPath, summaryPath)
+	delete(vars, "ACTIONS_ID_TOKEN_REQUEST_URL")
+	delete(vars, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+	return w.run(outputPath, summaryPath, append(sandbox.Environ([]string{"PATH=" + os.Getenv("PATH")}, vars), env...))
+}
+
+// run starts the action binary with the environment vars.
+func (w *world) run(outputPath, summaryPath string, vars []string) *actionRun {
+	w.t.Helper()
+	r := &actionRun{stdout: &lockedBuffer{}, outputPath: outputPath, summaryPath: summaryPath, done: make(chan struct{})}
 	for _, p := range []string{r.outputPath, r.summaryPath} {
 		must(w.t, os.WriteFile(p, nil, 0o644))
 	}
-	vars := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"GITHUB_ACTIONS=true",
-		"GITHUB_REPOSITORY=" + owner + "/" + repo,
-		"GITHUB_RUN_ID=9001",
-		"GITHUB_RUN_ATTEMPT=1",
-		"GITHUB_RUN_NUMBER=42",
-		"GITHUB_WORKFLOW=release",
-		"GITHUB_JOB=ship",
-		"GITHUB_ACTION=gate",
-		"GITHUB_ACTOR=octocat",
-		"GITHUB_TRIGGERING_ACTOR=octocat",
-		"GITHUB_SHA=0123456789abcdef0123456789abcdef01234567",
-		"GITHUB_REF=refs/heads/main",
-		"GITHUB_SERVER_URL=" + w.emu.WebURL(),
-		"GITHUB_API_URL=" + w.emu.APIURL(),
-		"GITHUB_OUTPUT=" + r.outputPath,
-		"GITHUB_STEP_SUMMARY=" + r.summaryPath,
-		"INPUT_GITHUB-TOKEN=" + w.jobToken,
-		"INPUT_POLL-INTERVAL=1s",
-	}
-	for name, v := range inputs {
-		vars = append(vars, "INPUT_"+strings.ToUpper(name)+"="+v)
-	}
 	r.cmd = exec.Command(actionBin)
-	r.cmd.Env = append(vars, env...)
+	r.cmd.Env = vars
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stdout
 	must(w.t, r.cmd.Start())
 	go func() {
