@@ -21,9 +21,11 @@ const usage = `usage: gatehouse [command]
 commands:
   serve           run the app (the default); configured by the environment,
                   see README.md
-  demo [--auto]   run an approval gate end to end on this machine: the app on
+  demo [--auto] [--verbose]
+                  run an approval gate end to end on this machine: the app on
                   SQLite, an emulated GitHub (no account needed) and the
-                  action; --auto approves on its own
+                  action; --auto approves on its own, --verbose shows the
+                  app's log
   action          run the Gatehouse action (the program of gatehouse-action)
 `
 

@@ -1,20 +1,27 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/audit"
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
+	"github.com/gatehouse-ci/gatehouse/internal/ghemu/oidcissuer"
 	"github.com/gatehouse-ci/gatehouse/internal/sandbox"
 )
 
@@ -159,3 +166,236 @@ func (w *appWorld) redeliverFailed() {
 }
 
 func (w *appWorld) String() string { return fmt.Sprintf("app at %s", w.url) }
+
+// botLogin is the author of everything the app writes on GitHub.
+const botLogin = "gatehouse[bot]"
+
+// waitRegistered waits until the action says the app took its gate.
+func (w *appWorld) waitRegistered(run *actionRun) {
+	w.t.Helper()
+	w.waitFor("the gate to be registered", func() bool { return strings.Contains(run.stdout.String(), "Registered gate ") })
+}
+
+// gateID is the id of the approval issue's gate, read from the issue body's
+// opened marker.
+func (w *appWorld) gateID() string {
+	w.t.Helper()
+	m, ok := audit.ParseMarker(w.issue().Body)
+	if !ok || m.Kind != audit.KindOpened {
+		w.t.Fatalf("the approval issue has no opened marker:\n%s", w.issue().Body)
+	}
+	return m.Gate
+}
+
+// running reports whether the action has not exited yet.
+func (r *actionRun) running() bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// commentDelivery waits for the emulator's first attempt at delivering the
+// issue_comment event (created, edited…) of comment id, and returns it.
+func (w *appWorld) commentDelivery(id int64, action string) ghemu.Delivery {
+	w.t.Helper()
+	var found ghemu.Delivery
+	w.waitFor(fmt.Sprintf("the %s delivery of comment %d", action, id), func() bool {
+		for _, d := range w.emu.Deliveries() {
+			if d.Event != "issue_comment" || d.Action != action || d.Redelivery {
+				continue
+			}
+			var p struct {
+				Comment struct {
+					ID int64 `json:"id"`
+				} `json:"comment"`
+			}
+			if json.Unmarshal(d.Payload, &p) == nil && p.Comment.ID == id {
+				found = d
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// logRecord returns the first record of the app's log with message msg
+// whose attributes include attrs, or nil.
+func (w *appWorld) logRecord(msg string, attrs map[string]string) map[string]any {
+	for _, line := range strings.Split(w.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != msg {
+			continue
+		}
+		match := true
+		for k, v := range attrs {
+			if rec[k] != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			return rec
+		}
+	}
+	return nil
+}
+
+// waitHandled waits until the app has handled delivery id and returns what
+// became of it, as the app logs it.
+func (w *appWorld) waitHandled(id string) string {
+	w.t.Helper()
+	var rec map[string]any
+	w.waitFor("delivery "+id+" to be handled", func() bool {
+		rec = w.logRecord("delivery handled", map[string]string{"delivery": id})
+		return rec != nil
+	})
+	result, _ := rec["result"].(string)
+	return result
+}
+
+// waitWithin is waitFor with its own limit, for waits that are long by
+// design.
+func (w *appWorld) waitWithin(what string, limit time.Duration, cond func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("gave up waiting %v for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// call sends one request to the app and returns the status, the headers
+// and the body of its answer.
+func (w *appWorld) call(method, path string, header http.Header, body []byte) (int, http.Header, []byte) {
+	w.t.Helper()
+	req, err := http.NewRequest(method, w.url+path, bytes.NewReader(body))
+	must(w.t, err)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	must(w.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	must(w.t, err)
+	return resp.StatusCode, resp.Header, data
+}
+
+// errorAnswer decodes the app's JSON error answer, failing the test when
+// the answer is not one.
+func errorAnswer(t *testing.T, header http.Header, body []byte) string {
+	t.Helper()
+	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("error answer Content-Type %q, want application/json", ct)
+	}
+	var e api.Error
+	if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+		t.Errorf("error answer %q is not {\"error\": …}", body)
+	}
+	return e.Error
+}
+
+// jobClaims are the OIDC claims of run's job in repository.
+func jobClaims(run sandbox.Run, repository string) oidcissuer.JobClaims {
+	return oidcissuer.JobClaims{
+		Repository: repository, RunID: int64(run.ID), RunAttempt: run.Attempt, RunNumber: run.Number,
+		Workflow: run.Workflow, Actor: run.Actor, Ref: "refs/heads/main", EventName: "push",
+	}
+}
+
+// oidcEnv points the action at a token request for claims, replacing the
+// runner's.
+func (w *appWorld) oidcEnv(claims oidcissuer.JobClaims) []string {
+	reqURL, reqToken := w.sb.OIDC.RequestURL(claims)
+	return []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + reqURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + reqToken}
+}
+
+// heldOIDC puts a proxy in front of the job's token request that answers
+// only after release, so that the action registers its gate only then. It
+// returns the environment that points the action at the proxy.
+func (w *appWorld) heldOIDC(run sandbox.Run) (env []string, release func()) {
+	w.t.Helper()
+	held, stop := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(held) }) }
+	proxy := httputil.NewSingleHostReverseProxy(mustParse(w.t, w.sb.OIDC.Issuer()))
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		select {
+		case <-held:
+			proxy.ServeHTTP(rw, r)
+		case <-stop:
+			http.Error(rw, "stopped", http.StatusServiceUnavailable)
+		case <-r.Context().Done():
+		}
+	}))
+	w.t.Cleanup(func() { close(stop); srv.Close() })
+	env = w.oidcEnv(jobClaims(run, w.sb.Repository()))
+	reqURL := mustParse(w.t, strings.TrimPrefix(env[0], "ACTIONS_ID_TOKEN_REQUEST_URL="))
+	proxied := mustParse(w.t, srv.URL)
+	reqURL.Scheme, reqURL.Host = proxied.Scheme, proxied.Host
+	env[0] = "ACTIONS_ID_TOKEN_REQUEST_URL=" + reqURL.String()
+	return env, release
+}
+
+// checkOutputs compares the outputs named in want.
+func checkOutputs(t *testing.T, out, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if out[k] != v {
+			t.Errorf("output %s = %q, want %q", k, out[k], v)
+		}
+	}
+}
+
+// responseOut is one element of the responses output.
+type responseOut struct {
+	Actor, Via, Decision, Comment, URL string
+	Fields                             map[string]any
+	At                                 time.Time
+}
+
+func responsesOutput(t *testing.T, out map[string]string) []responseOut {
+	t.Helper()
+	var rs []responseOut
+	if err := json.Unmarshal([]byte(out["responses"]), &rs); err != nil {
+		t.Fatalf("responses output %q: %v", out["responses"], err)
+	}
+	return rs
+}
+
+// who lists the actors and decisions of responses, "alice:approve".
+func who(rs []responseOut) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Actor+":"+r.Decision)
+	}
+	return out
+}
+
+// appComments returns the issue's comments of kind written by the app.
+func appComments(is ghemu.IssueSnapshot, kind audit.Kind) []ghemu.CommentSnapshot {
+	var out []ghemu.CommentSnapshot
+	for _, c := range comments(is, kind) {
+		if c.Author == botLogin {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// reactions returns who reacted with content to comment id.
+func reactions(is ghemu.IssueSnapshot, id int64, content string) []string {
+	for _, c := range is.Comments {
+		if c.ID == id {
+			return c.Reactions[content]
+		}
+	}
+	return nil
+}
