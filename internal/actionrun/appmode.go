@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
+	"github.com/gatehouse-ci/gatehouse/internal/ghclient"
 )
 
 const (
@@ -229,7 +230,7 @@ func (w *appWaiter) poll(ctx context.Context) (api.Gate, error) {
 		if now := w.r.now(); now.After(w.deadline.Add(t.grace)) {
 			return api.Gate{}, fmt.Errorf("the Gatehouse app has not settled gate %s, whose deadline was %s", w.r.gateID, w.deadline.UTC().Format(time.RFC3339))
 		}
-		if err := sleep(ctx, start.Add(t.pollGap).Sub(w.r.now())); err != nil {
+		if err := ghclient.Sleep(ctx, start.Add(t.pollGap).Sub(w.r.now())); err != nil {
 			return api.Gate{}, err
 		}
 	}
@@ -378,7 +379,7 @@ func (rt *retrier) failed(ctx context.Context, err error, deadline time.Time) er
 		rt.nextLog = max(t.firstLog, 2*outage)
 		rt.logged = true
 	}
-	return sleep(ctx, wait)
+	return ghclient.Sleep(ctx, wait)
 }
 
 // succeeded ends a run of failures.
@@ -403,21 +404,6 @@ func (t appTiming) backoff(n int) time.Duration {
 		d = min(t.firstBackoff<<n, t.maxBackoff)
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
 
 // retryable reports whether a failure may pass: no answer (refused, reset,

@@ -236,7 +236,7 @@ func (s *standalone) consider(ctx context.Context, c *github.IssueComment) error
 		return nil
 	}
 	values, err := s.rules.Fields.Resolve(p.Fields)
-	problems := append(p.Problems, problemList(err)...)
+	problems := append(p.Problems, fields.Problems(err)...)
 	if len(problems) > 0 {
 		s.r.gha.Infof("%s's %s (comment %d) is not counted: %s", actor.Login, p.Decision, id, strings.Join(problems, "; "))
 		if s.replied[id] {
@@ -319,16 +319,4 @@ func retryAfter(err error, now time.Time) time.Duration {
 		return *abuse.RetryAfter
 	}
 	return 0
-}
-
-// problemList gives one message per problem of a validation error.
-func problemList(err error) []string {
-	var ve *fields.ValidationError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ve):
-		return ve.Messages()
-	}
-	return []string{err.Error()}
 }

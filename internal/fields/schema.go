@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -29,6 +30,19 @@ func (e *ValidationError) Messages() []string {
 		out[i] = p.Field + ": " + p.Message
 	}
 	return out
+}
+
+// Problems lists the messages of an error from Resolve or Decode: one per
+// problem for a *ValidationError, else the error's text; none for nil.
+func Problems(err error) []string {
+	var ve *ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ve):
+		return ve.Messages()
+	}
+	return []string{err.Error()}
 }
 
 // Lookup finds a field by id, ignoring (ASCII) case.

@@ -66,7 +66,7 @@ func (s *Service) recordComment(ctx context.Context, g store.Gate, c *github.Iss
 		return "ignored: after the deadline", nil
 	}
 	values, err := sp.Fields.Resolve(p.Fields)
-	problems := append(p.Problems, problemList(err)...)
+	problems := append(p.Problems, fields.Problems(err)...)
 	if len(problems) > 0 {
 		return s.replyInvalid(ctx, g, sp, c, actor, problems)
 	}
@@ -268,15 +268,4 @@ func (s *Service) cancel(ctx context.Context, id, reason string, closeIssue bool
 	}
 	s.after(id, settled)
 	return decodeState(snap)
-}
-
-func problemList(err error) []string {
-	var ve *fields.ValidationError
-	if errors.As(err, &ve) {
-		return ve.Messages()
-	}
-	if err != nil {
-		return []string{err.Error()}
-	}
-	return nil
 }

@@ -94,7 +94,8 @@ func (s *Service) installation(ctx context.Context, owner, repo string) (int64, 
 		}
 		return 0, fmt.Errorf("find installation for %s: %w", full, err)
 	}
-	if err := s.store.AddInstallationRepos(ctx, id, []string{full}); errors.Is(err, store.ErrNotFound) {
+	err = s.store.AddInstallationRepos(ctx, id, []string{full})
+	if errors.Is(err, store.ErrNotFound) {
 		err = s.store.PutInstallation(ctx, store.Installation{ID: id, Account: owner}, []string{full})
 	}
 	if err != nil {
