@@ -30,6 +30,9 @@ const (
 	shutdownTimeout = 20 * time.Second
 	// deliveryWorkers process webhook deliveries concurrently.
 	deliveryWorkers = 8
+	// outboxLease is how long a side effect taken up by a worker stays its
+	// own: after a crash, the next process resumes it that much later.
+	outboxLease = 30 * time.Second
 )
 
 // errConfig marks a configuration that does not load; the problems have
@@ -66,7 +69,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("GitHub App: %w", err)
 	}
-	worker := outbox.NewWorker(outbox.Options{Store: st, GitHub: apps, Observe: met.Outbox, Logger: log})
+	worker := outbox.NewWorker(outbox.Options{Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log})
 	svc := gates.New(gates.Options{
 		Store: st, GitHub: apps, SecretKey: cfg.SecretKey, Kick: worker.Kick, Metrics: met, Logger: log,
 	})

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,21 @@ func TestInvalidReplyAndCancelled(t *testing.T) {
 	c := CancelledNote("g1", "The workflow run was cancelled.")
 	if m, _ := ParseMarker(c); m != (Marker{Kind: KindCancelled, Gate: "g1"}) || !strings.Contains(c, "The workflow run was cancelled. Nothing was approved.") {
 		t.Errorf("cancelled note:\n%s", c)
+	}
+}
+
+func TestSummaryFitsInAComment(t *testing.T) {
+	g := testGate(t)
+	var o approval.Outcome
+	o.Status, o.DecidedBy = approval.Approved, "alice"
+	for i := range 400 {
+		o.Counted = append(o.Counted, approval.Response{
+			ID: fmt.Sprint(i), Actor: approval.Actor{Login: "alice"}, Via: approval.ViaComment,
+			Decision: approval.Approve, Comment: strings.Repeat("long comment ", 20),
+		})
+	}
+	s := Summary("g1", g.Rules, o)
+	if len(s) > maxComment+100 || !strings.HasPrefix(s, Marker{Kind: KindSummary, Gate: "g1"}.String()) || !strings.Contains(s, "cut") {
+		t.Errorf("summary of %d bytes, begins %q, ends %q", len(s), s[:60], s[len(s)-80:])
 	}
 }

@@ -31,6 +31,10 @@ type Gate struct {
 
 const timeLayout = "2006-01-02 15:04:05 UTC"
 
+// maxComment is the longest text written on an issue: GitHub refuses a
+// comment of more than 65,536 characters.
+const maxComment = 60000
+
 // IssueBody is the approval issue's body: what is asked, who may answer, how
 // to answer, the fields, and the deadline.
 func IssueBody(g Gate) string {
@@ -132,7 +136,16 @@ func Summary(gateID string, r approval.Gate, o approval.Outcome, notes ...string
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
-	return b.String()
+	return fit(b.String())
+}
+
+// fit cuts a text that GitHub would refuse, on a line boundary, and says so.
+func fit(s string) string {
+	if len(s) <= maxComment {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:maxComment], '\n')
+	return s[:cut+1] + "\n*…cut: the full record is in the step's `responses` output.*\n"
 }
 
 // InvalidReply answers a decision comment whose fields did not validate.
