@@ -28,8 +28,9 @@ import (
 const (
 	// shutdownTimeout bounds the wait for requests in progress at SIGTERM.
 	shutdownTimeout = 20 * time.Second
-	// deliveryWorkers process webhook deliveries concurrently.
-	deliveryWorkers = 8
+	// deliveryWorkers process webhook deliveries concurrently; each spends
+	// most of its time waiting for the store's commits.
+	deliveryWorkers = 32
 	// outboxLease is how long a side effect taken up by a worker stays its
 	// own: after a crash, the next process resumes it that much later.
 	outboxLease = 30 * time.Second
@@ -78,7 +79,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 		return fmt.Errorf("OIDC verifier: %w", err)
 	}
 	hooks := webhook.NewHandler(webhook.Options{
-		Secret: cfg.WebhookSecret, Inbox: st, Events: gates.Events, Lease: gates.DeliveryLease,
+		Secret: cfg.WebhookSecret, Inbox: st, Events: gates.Events,
 		Accepted: svc.Accept, Observe: met.Delivery, Logger: log,
 	})
 	srv := &http.Server{

@@ -18,62 +18,72 @@ import (
 var Events = []string{"issue_comment", "issues", "installation", "installation_repositories"}
 
 const (
-	// DeliveryLease is how long a delivery handed to a worker stays its
-	// own; one left unfinished (a crash) is taken up again after it.
+	// DeliveryLease is how long a delivery a worker has claimed stays its
+	// own; one left unfinished (a crash, an error) is claimed again after
+	// it.
 	DeliveryLease = 30 * time.Second
 	// deliveryAttempts bounds the tries of a delivery that keeps failing.
 	deliveryAttempts = 10
 	// deliveryTimeout bounds handling one delivery.
 	deliveryTimeout = 20 * time.Second
-	// sweepInterval is how often unfinished deliveries are looked for.
+	// sweepInterval is how often deliveries are looked for when no new one
+	// is announced: those whose lease ran out.
 	sweepInterval = time.Second
 )
 
-// Accept hands a freshly stored delivery to the workers. It never blocks:
-// when they are busy, the delivery waits in the store for its lease to end.
-func (s *Service) Accept(d store.Delivery) {
+// Accept announces a freshly stored delivery to the workers. It never
+// blocks; the delivery waits in the store until a worker claims it.
+func (s *Service) Accept(store.Delivery) {
 	select {
-	case s.deliveries <- d:
+	case s.newDeliveries <- struct{}{}:
 	default:
 	}
 }
 
-// RunDeliveries processes deliveries with the given number of workers until
-// ctx ends, then lets the ones in progress finish.
+// RunDeliveries processes the stored deliveries with the given number of
+// workers until ctx ends, then lets the ones in progress finish. It claims
+// them from the store in batches, oldest first, so a burst larger than the
+// workers waits in the store, not in memory, and a crash loses none.
 func (s *Service) RunDeliveries(ctx context.Context, workers int) error {
+	work := make(chan store.Delivery)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case d := <-s.deliveries:
-					s.handle(context.WithoutCancel(ctx), d)
-				}
+			for d := range work {
+				s.handle(context.WithoutCancel(ctx), d)
 			}
 		}()
 	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
+	batch := 4 * workers
 	for {
+		ds, err := s.store.ClaimDeliveries(ctx, s.now(), DeliveryLease, batch)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("claim deliveries", "error", err)
+		}
+		for _, d := range ds {
+			select {
+			case work <- d:
+			case <-ctx.Done():
+				// Claimed but not started: taken up again after the lease.
+				return nil
+			}
+		}
+		if len(ds) == batch {
+			continue
+		}
 		select {
 		case <-ctx.Done():
-			wg.Wait()
 			return nil
+		case <-s.newDeliveries:
 		case <-t.C:
-			ds, err := s.store.ClaimDeliveries(ctx, s.now(), DeliveryLease, cap(s.deliveries))
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("claim unfinished deliveries", "error", err)
-			}
-			for _, d := range ds {
-				select {
-				case s.deliveries <- d:
-				case <-ctx.Done():
-				}
-			}
 		}
 	}
 }

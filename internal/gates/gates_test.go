@@ -381,3 +381,32 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestRunDeliveriesDrainsABurst stores more deliveries than the workers
+// take at once: every one is processed without waiting for a lease.
+func TestRunDeliveriesDrainsABurst(t *testing.T) {
+	f := newFixture(t)
+	reg := f.register(func(r *api.Register) { r.MinimumApprovals = "2" })
+	ctx := context.Background()
+	const burst = 300
+	for i := range burst {
+		d := issueCommentPayload(t, f.comment("carol", "just watching"))
+		if i == burst-1 {
+			d = issueCommentPayload(t, f.comment("alice", "approve"))
+		}
+		if _, err := f.store.AddDelivery(ctx, d, 0); err != nil {
+			t.Fatal(err)
+		}
+		f.svc.Accept(d)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- f.svc.RunDeliveries(rctx, 4) }()
+	// The approval is the last of the burst, many batches in: the clock
+	// stands still, so no lease runs out on the way.
+	waitUntil(t, func() bool { return f.view(reg.Gate.ID, reg.PollToken).Approvals == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

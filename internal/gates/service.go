@@ -59,8 +59,8 @@ type Service struct {
 	hub     *hub
 	// wakeTimeouts tells the timeout scheduler that a deadline was added.
 	wakeTimeouts chan struct{}
-	// deliveries carries stored deliveries to the workers.
-	deliveries chan store.Delivery
+	// newDeliveries announces stored deliveries to RunDeliveries.
+	newDeliveries chan struct{}
 }
 
 // New returns a Service.
@@ -69,7 +69,7 @@ func New(o Options) *Service {
 		store: o.Store, github: o.GitHub, secret: o.SecretKey, kick: o.Kick,
 		metrics: o.Metrics, now: o.Now, log: o.Logger,
 		hub: newHub(), wakeTimeouts: make(chan struct{}, 1),
-		deliveries: make(chan store.Delivery, 256),
+		newDeliveries: make(chan struct{}, 1),
 	}
 	if s.kick == nil {
 		s.kick = func() {}

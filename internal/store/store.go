@@ -51,8 +51,9 @@ type Store interface {
 	CountGates(ctx context.Context) (map[approval.Status]int, error)
 
 	// AddDelivery stores a webhook delivery, leased to the caller until
-	// d.ReceivedAt+lease. A delivery whose ID is already stored (done or
-	// not) is left alone and added is false.
+	// d.ReceivedAt+lease, which counts as its first attempt; with a zero
+	// lease it is due at once and not attempted yet. A delivery whose ID is
+	// already stored (done or not) is left alone and added is false.
 	AddDelivery(ctx context.Context, d Delivery, lease time.Duration) (added bool, err error)
 	// ClaimDeliveries leases up to limit deliveries that are not done and
 	// whose lease has expired at now, oldest first, until now+lease, and

@@ -18,12 +18,8 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 )
 
-// Defaults of Options.
-const (
-	// DefaultMaxBody is 25 MiB: GitHub caps payloads at 25 MB.
-	DefaultMaxBody = 25 << 20
-	DefaultLease   = 30 * time.Second
-)
+// DefaultMaxBody is 25 MiB: GitHub caps payloads at 25 MB.
+const DefaultMaxBody = 25 << 20
 
 // The headers GitHub sends with a delivery.
 const (
@@ -50,9 +46,11 @@ type Options struct {
 	// Events are the events the app handles; others are answered 202 and
 	// not stored.
 	Events  []string
-	MaxBody int64         // the largest payload accepted; DefaultMaxBody when zero
-	Lease   time.Duration // passed to AddDelivery; DefaultLease when zero
-	Now     func() time.Time
+	MaxBody int64 // the largest payload accepted; DefaultMaxBody when zero
+	// Lease is passed to AddDelivery; zero stores a delivery due at once
+	// for whichever worker claims it.
+	Lease time.Duration
+	Now   func() time.Time
 	// Accepted is called, on the request's goroutine, with each delivery
 	// newly stored, so that it can be processed at once. It should hand
 	// the delivery on rather than process it there: GitHub waits for the
@@ -77,9 +75,6 @@ func NewHandler(o Options) http.Handler {
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
-	}
-	if o.Lease <= 0 {
-		o.Lease = DefaultLease
 	}
 	if o.Now == nil {
 		o.Now = time.Now

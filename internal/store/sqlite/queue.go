@@ -14,9 +14,13 @@ import (
 // AddDelivery stores a new delivery as leased until d.ReceivedAt+lease: the
 // caller's handling of it is its first attempt.
 func (s *Store) AddDelivery(ctx context.Context, d store.Delivery, lease time.Duration) (bool, error) {
+	attempts := 0
+	if lease > 0 {
+		attempts = 1
+	}
 	res, err := s.exec(ctx, `INSERT INTO deliveries (id, event, payload, received_at, lease_until, attempts)
-		VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`,
-		d.ID, d.Event, d.Payload, millis(d.ReceivedAt), millis(d.ReceivedAt.Add(lease)))
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		d.ID, d.Event, d.Payload, millis(d.ReceivedAt), millis(d.ReceivedAt.Add(lease)), attempts)
 	if err != nil {
 		return false, fmt.Errorf("add delivery %s: %w", d.ID, err)
 	}

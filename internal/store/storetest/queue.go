@@ -63,6 +63,21 @@ func testDeliveries(t *testing.T, s store.Store) {
 		batch = append(batch, d)
 	}
 	claim(t0.Add(time.Hour), 3, older, batch[0], batch[1])
+
+	// A delivery added without a lease is due at once; its first claim is
+	// its first attempt.
+	for _, d := range append(batch, older) {
+		if err := s.FinishDelivery(ctx, d.ID, "recorded", t0.Add(time.Hour)); err != nil {
+			t.Fatalf("FinishDelivery: %v", err)
+		}
+	}
+	due := store.Delivery{ID: "d-due", Event: "issue_comment", ReceivedAt: t0.Add(3 * time.Hour)}
+	if added, err := s.AddDelivery(ctx, due, 0); err != nil || !added {
+		t.Fatalf("AddDelivery(%s, no lease) = %t, %v", due.ID, added, err)
+	}
+	due.Attempts = 1
+	claim(due.ReceivedAt, 1, due)
+	claim(due.ReceivedAt, 1)
 }
 
 // testClaimDeliveriesConcurrent claims from several goroutines at once:
