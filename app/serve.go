@@ -79,7 +79,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 		return fmt.Errorf("OIDC verifier: %w", err)
 	}
 	hooks := webhook.NewHandler(webhook.Options{
-		Secret: cfg.WebhookSecret, Inbox: st, Events: gates.Events,
+		Secret: cfg.WebhookSecret, Inbox: st, Events: gates.Events, Relevant: svc.Relevant,
 		Accepted: svc.Accept, Observe: met.Delivery, Logger: log,
 	})
 	srv := &http.Server{

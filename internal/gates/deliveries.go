@@ -2,6 +2,7 @@ package gates
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,6 +109,37 @@ func (s *Service) handle(ctx context.Context, d store.Delivery) {
 		return
 	}
 	log.Debug("delivery handled", "result", result)
+}
+
+// Relevant tells whether a delivery concerns a gate, so that the intake
+// stores only those: a comment on an approval issue, an approval issue
+// closed, and the installation events. A comment on an issue whose gate is
+// not registered yet is read when it registers.
+func (s *Service) Relevant(ctx context.Context, event string, payload []byte) (bool, error) {
+	if event != "issue_comment" && event != "issues" {
+		return true, nil
+	}
+	var p struct {
+		Action string `json:"action"`
+		Issue  struct {
+			Number      int             `json:"number"`
+			PullRequest json.RawMessage `json:"pull_request"`
+		} `json:"issue"`
+		Repository struct {
+			FullName string `json:"full_name"`
+		} `json:"repository"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return true, nil // Process says what is wrong with it
+	}
+	if p.Issue.PullRequest != nil || event == "issues" && p.Action != "closed" {
+		return false, nil
+	}
+	_, err := s.store.GateByIssue(ctx, p.Repository.FullName, p.Issue.Number)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Process handles one delivery and says what became of it. An error means

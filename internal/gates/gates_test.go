@@ -2,6 +2,7 @@ package gates
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -408,5 +409,38 @@ func TestRunDeliveriesDrainsABurst(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRelevant(t *testing.T) {
+	f := newFixture(t)
+	f.register(nil)
+	payload := func(action string, issue int, pr bool) []byte {
+		is := map[string]any{"number": issue}
+		if pr {
+			is["pull_request"] = map[string]any{"url": "https://api.github.com/repos/octo-org/deploy/pulls/1"}
+		}
+		data, _ := json.Marshal(map[string]any{"action": action, "issue": is, "repository": map[string]any{"full_name": "Octo-Org/Deploy"}})
+		return data
+	}
+	for _, tt := range []struct {
+		event   string
+		payload []byte
+		want    bool
+	}{
+		{"issue_comment", payload("created", 1, false), true},
+		{"issue_comment", payload("edited", 1, false), true},
+		{"issue_comment", payload("created", 2, false), false},
+		{"issue_comment", payload("created", 1, true), false},
+		{"issues", payload("closed", 1, false), true},
+		{"issues", payload("labeled", 1, false), false},
+		{"issues", payload("closed", 2, false), false},
+		{"installation", []byte(`{"action":"created"}`), true},
+		{"issue_comment", []byte(`not json`), true},
+	} {
+		got, err := f.svc.Relevant(context.Background(), tt.event, tt.payload)
+		if err != nil || got != tt.want {
+			t.Errorf("%s %s: %v %v, want %v", tt.event, tt.payload, got, err, tt.want)
+		}
 	}
 }

@@ -45,8 +45,12 @@ type Options struct {
 	Inbox  Inbox
 	// Events are the events the app handles; others are answered 202 and
 	// not stored.
-	Events  []string
-	MaxBody int64 // the largest payload accepted; DefaultMaxBody when zero
+	Events []string
+	// Relevant, when set, tells whether a delivery of a handled event
+	// concerns the app (a comment on an approval issue, say); the others
+	// are answered 202 and not stored. An error stores the delivery.
+	Relevant func(ctx context.Context, event string, payload []byte) (bool, error)
+	MaxBody  int64 // the largest payload accepted; DefaultMaxBody when zero
 	// Lease is passed to AddDelivery; zero stores a delivery due at once
 	// for whichever worker claims it.
 	Lease time.Duration
@@ -163,6 +167,13 @@ func (h *handler) handle(w http.ResponseWriter, r *http.Request) answer {
 	case !slices.Contains(h.events, event):
 		a.code, a.result, a.status = http.StatusAccepted, "ignored", "ignored"
 		return a
+	}
+	if h.o.Relevant != nil {
+		relevant, err := h.o.Relevant(r.Context(), event, body)
+		if err == nil && !relevant {
+			a.code, a.result, a.status = http.StatusAccepted, "ignored", "ignored"
+			return a
+		}
 	}
 
 	d := store.Delivery{ID: id, Event: event, Payload: body, ReceivedAt: h.o.Now()}

@@ -208,6 +208,25 @@ func TestHandler(t *testing.T) {
 			observe: [2]string{"issue_comment", "accepted"}, level: "DEBUG",
 		},
 		{
+			name: "not relevant",
+			opts: func(o *Options) {
+				o.Relevant = func(_ context.Context, event string, body []byte) (bool, error) {
+					return event != "issue_comment" || string(body) != payload, nil
+				}
+			},
+			code: 202, reply: map[string]string{"status": "ignored"},
+			observe: [2]string{"issue_comment", "ignored"}, level: "DEBUG",
+		},
+		{
+			name: "relevance unknown",
+			opts: func(o *Options) {
+				o.Relevant = func(context.Context, string, []byte) (bool, error) { return false, errors.New("database is locked") }
+			},
+			code: 202, reply: map[string]string{"status": "accepted"},
+			stored:  []store.Delivery{stored},
+			observe: [2]string{"issue_comment", "accepted"}, level: "DEBUG",
+		},
+		{
 			name: "duplicate", inbox: &inbox{stored: []store.Delivery{{ID: id, Event: "issue_comment"}}},
 			code: 200, reply: map[string]string{"status": "duplicate"},
 			observe: [2]string{"issue_comment", "duplicate"}, level: "DEBUG",
