@@ -200,7 +200,8 @@ const (
 type template []byte
 
 // shape makes a template of a real delivery: its issue number and comment
-// id, bare and inside the URLs, and its comment body.
+// id, bare and inside the URLs, and its comment body. The node ids stay
+// the real delivery's; the app does not read them.
 func shape(payload []byte) (template, error) {
 	var p map[string]any
 	if err := json.Unmarshal(payload, &p); err != nil {
@@ -221,14 +222,15 @@ func shape(payload []byte) (template, error) {
 		return nil, err
 	}
 	n, cid := strconv.Itoa(int(number)), strconv.Itoa(int(id))
+	// Matches do not overlap, and at one place the first listed wins.
 	return template(strings.NewReplacer(
 		`"`+holeIssue+`"`, holeIssue,
 		`"`+holeComment+`"`, holeComment,
+		"/issues/"+n+"#issuecomment-"+cid+`"`, "/issues/"+holeIssue+"#issuecomment-"+holeComment+`"`,
 		"/issues/"+n+`"`, "/issues/"+holeIssue+`"`,
 		"/issues/"+n+"/", "/issues/"+holeIssue+"/",
-		"/issues/"+n+"#", "/issues/"+holeIssue+"#",
 		"/comments/"+cid+`"`, "/comments/"+holeComment+`"`,
-		"#issuecomment-"+cid+`"`, "#issuecomment-"+holeComment+`"`,
+		"/comments/"+cid+"/", "/comments/"+holeComment+"/",
 	).Replace(strings.TrimSpace(b.String()))), nil
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -111,8 +110,11 @@ func (w *world) intake(ctx context.Context, duration time.Duration, concurrency 
 	}()
 	ended, answers := s.run(ctx, r, start.Add(duration), concurrency)
 	stopSampling()
-	if err := <-sampled; ctx.Err() != nil || !errors.Is(err, context.Canceled) {
-		return nil, cmp.Or(ctx.Err(), err)
+	if err := <-sampled; !errors.Is(err, context.Canceled) {
+		return nil, err // the inbox could not be read
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	sent := ended.Sub(start)
 	r.AcceptedPerSecond = float64(r.Accepted) / sent.Seconds()
@@ -135,8 +137,10 @@ func (w *world) intake(ctx context.Context, duration time.Duration, concurrency 
 	switch err := every(draining, 250*time.Millisecond, sample); {
 	case err == nil:
 		r.Drained = time.Since(ended)
-	case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):
-		return nil, cmp.Or(ctx.Err(), err)
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case !errors.Is(err, context.DeadlineExceeded):
+		return nil, err
 	}
 	if r.Draining, err = finish(); err != nil {
 		return nil, err
@@ -178,14 +182,16 @@ func openInbox(ctx context.Context, path string) (*inbox, error) {
 		return nil, fmt.Errorf("open the app's database: %w", err)
 	}
 	in := &inbox{db: db}
-	err = every(ctx, 100*time.Millisecond, func() (bool, error) {
+	wait, cancel := context.WithTimeout(ctx, drainLimit)
+	defer cancel()
+	err = every(wait, 100*time.Millisecond, func() (bool, error) {
 		stored, done, err := in.count(ctx)
 		in.before = stored
 		return stored == done, err
 	})
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("wait for the app to process the deliveries made while setting up: %w", err)
 	}
 	return in, nil
 }
@@ -243,4 +249,3 @@ func (r *intakeResult) outcomesString() string {
 	}
 	return strings.Join(parts, "; ") + fmt.Sprintf(" (metric accepted: %.0f)", r.MetricAccepted)
 }
-

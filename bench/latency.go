@@ -54,7 +54,7 @@ func (w *world) latency(ctx context.Context, gates, parallel int) (*latencyResul
 		return nil, err
 	}
 	defer a.stop()
-	done, err := a.meter()
+	finish, err := a.meter()
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (w *world) latency(ctx context.Context, gates, parallel int) (*latencyResul
 	if err != nil {
 		return nil, err
 	}
-	u, err := done()
+	u, err := finish()
 	if err != nil {
 		return nil, err
 	}

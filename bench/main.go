@@ -61,7 +61,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := bench(ctx, o, os.Stdout)
+	interrupted := ctx.Err() != nil
 	stop()
+	if interrupted {
+		fmt.Fprintln(os.Stderr, "bench: interrupted")
+		os.Exit(130)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -94,7 +99,7 @@ type results struct {
 	Memory  *memoryResult  `json:"memory,omitempty"`
 }
 
-func bench(ctx context.Context, o options, stdout io.Writer) (err error) {
+func bench(ctx context.Context, o options, stdout io.Writer) error {
 	progress("building gatehouse and gatehouse-action; starting the sandbox")
 	w, err := newWorld(ctx, o.logLevel)
 	if err != nil {
@@ -156,7 +161,8 @@ func (r results) print(out io.Writer, logLevel string) error {
 	if m := r.Memory; m != nil {
 		row("memory", fmt.Sprintf("RSS with %d long polls held", m.Waiters), fmt.Sprintf("VmRSS %s, VmHWM %s", mb(m.Waiting.RSS), mb(m.Waiting.HWM)), verdict(m.Waiting.RSS < memoryTarget, "< 128 MB"))
 		row("", "RSS before", fmt.Sprintf("started %s, %d gates registered %s", mb(m.Started.RSS), m.Waiters, mb(m.Registered.RSS)), "")
-		row("", "settled", fmt.Sprintf("%d/%d polls returned approved, %.1f s after the first approval", m.Approved, m.Waiters, m.SettleSeconds), "")
+		row("", "settled", fmt.Sprintf("%d/%d polls returned approved, the last %.1f s after the first approval", m.Approved, m.Waiters, m.SettleSeconds), "")
+		row("", "approval -> poll returned", m.Decision.String(), "")
 		row("", "CPU", m.Usage.String(), "")
 	}
 	return tw.Flush()

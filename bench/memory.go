@@ -23,14 +23,16 @@ type memoryResult struct {
 	Waiters int `json:"waiters"`
 	// The app's memory at start, with the gates registered, and while it
 	// holds the polls.
-	Started    memory `json:"started"`
-	Registered memory `json:"registered"`
-	Waiting    memory `json:"waiting"`
-	// Approved counts the polls that came back approved; SettleSeconds is
-	// from the first approval to the last poll's return.
-	Approved      int     `json:"approved"`
-	SettleSeconds float64 `json:"settle_seconds"`
-	Usage         usage   `json:"usage"`
+	Started    rss `json:"started"`
+	Registered rss `json:"registered"`
+	Waiting    rss `json:"waiting"`
+	// Approved counts the polls that came back approved; Decision is
+	// from alice's comment to its poll's return; SettleSeconds from the
+	// first approval to the last poll's return.
+	Approved      int         `json:"approved"`
+	Decision      percentiles `json:"decision"`
+	SettleSeconds float64     `json:"settle_seconds"`
+	Usage         usage       `json:"usage"`
 }
 
 // held is how one waiting action's polls ended.
@@ -51,7 +53,7 @@ func (w *world) memory(ctx context.Context, n int) (*memoryResult, error) {
 		return nil, err
 	}
 	r := &memoryResult{Waiters: n}
-	if r.Started, err = a.memory(); err != nil {
+	if r.Started, err = a.rss(); err != nil {
 		return nil, err
 	}
 	gates, err := w.registerGates(ctx, a, n, firstMemoryRun, "alice", "1")
@@ -61,17 +63,16 @@ func (w *world) memory(ctx context.Context, n int) (*memoryResult, error) {
 	if err := w.sb.GitHub.WaitDeliveries(ctx); err != nil {
 		return nil, err
 	}
-	if r.Registered, err = a.memory(); err != nil {
+	if r.Registered, err = a.rss(); err != nil {
 		return nil, err
 	}
 
 	progress("memory: %d gates registered; holding %d long polls", n, n)
 	ctx, cancel := context.WithTimeout(ctx, holdLimit)
-	defer cancel()
 	hc := newClient(n, nil)
 	polls := make([]held, n)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer wg.Wait() // on an early return, after cancel ends the polls
 	defer cancel()
 	for i, g := range gates {
 		wg.Go(func() { polls[i] = hold(ctx, hc, a, g) })
@@ -79,15 +80,17 @@ func (w *world) memory(ctx context.Context, n int) (*memoryResult, error) {
 	if err := waitHeld(ctx, a, n); err != nil {
 		return nil, err
 	}
-	if r.Waiting, err = a.memory(); err != nil {
+	if r.Waiting, err = a.rss(); err != nil {
 		return nil, err
 	}
 
 	first := time.Now()
+	approved := make([]time.Time, n)
 	err = forEach(ctx, n, 8, func(_ context.Context, i int) error {
 		if _, err := w.sb.GitHub.Comment("alice", owner, repo, gates[i].issue, "approve"); err != nil {
 			return fmt.Errorf("alice approves gate %s: %w", gates[i].id, err)
 		}
+		approved[i] = time.Now()
 		return nil
 	})
 	if err != nil {
@@ -95,6 +98,7 @@ func (w *world) memory(ctx context.Context, n int) (*memoryResult, error) {
 	}
 	wg.Wait()
 	var last time.Time
+	var decisions []time.Duration
 	for i, p := range polls {
 		switch {
 		case p.err != nil:
@@ -105,7 +109,9 @@ func (w *world) memory(ctx context.Context, n int) (*memoryResult, error) {
 		if p.at.After(last) {
 			last = p.at
 		}
+		decisions = append(decisions, p.at.Sub(approved[i]))
 	}
+	r.Decision = percentilesOf(decisions)
 	r.SettleSeconds = last.Sub(first).Seconds()
 	if r.Usage, err = finish(); err != nil {
 		return nil, err

@@ -46,6 +46,7 @@ type world struct {
 	appBin, actionBin string
 	logLevel          string
 	sb                *sandbox.Sandbox
+	stopRefill        context.CancelFunc
 
 	mu sync.Mutex
 	// accepted holds when the emulator's POST of each delivery returned,
@@ -81,12 +82,17 @@ func newWorld(ctx context.Context, logLevel string) (_ *world, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the sandbox: %w", err)
 	}
-	go w.refillRateLimits(ctx)
+	refill, stop := context.WithCancel(ctx)
+	w.stopRefill = stop
+	go w.refillRateLimits(refill)
 	return w, nil
 }
 
 // close stops the sandbox and removes the temporary directory unless keep.
 func (w *world) close(keep bool) {
+	if w.stopRefill != nil {
+		w.stopRefill()
+	}
 	if w.sb != nil {
 		w.sb.Close()
 	}
@@ -274,18 +280,18 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * (time.Second / 100), nil
 }
 
-// memory is the app's resident set now and at its peak, from
+// rss is a process's resident set now and at its peak, from
 // /proc/<pid>/status.
-type memory struct {
+type rss struct {
 	RSS, HWM int64 // bytes
 }
 
-func (a *app) memory() (memory, error) {
+func (a *app) rss() (rss, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.cmd.Process.Pid))
 	if err != nil {
-		return memory{}, fmt.Errorf("read the app's memory: %w", err)
+		return rss{}, fmt.Errorf("read the app's memory: %w", err)
 	}
-	var m memory
+	var m rss
 	for line := range strings.Lines(string(b)) {
 		name, value, _ := strings.Cut(line, ":")
 		var dst *int64
@@ -299,7 +305,7 @@ func (a *app) memory() (memory, error) {
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
 		if err != nil {
-			return memory{}, fmt.Errorf("read the app's memory: %s: %w", name, err)
+			return rss{}, fmt.Errorf("read the app's memory: %s: %w", name, err)
 		}
 		*dst = kb << 10
 	}

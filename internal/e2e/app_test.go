@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +21,7 @@ func TestAppApproveWithTypedFields(t *testing.T) {
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob", "fields": releaseFields})
 	w.waitOpened()
-	w.waitFor("the gate to be registered", func() bool { return strings.Contains(run.stdout.String(), "egistered") })
+	w.waitRegistered(run)
 	before := w.emu.Stats().RateLimitUsed[w.jobToken]
 
 	id := w.say("alice", "approve\nreason: canary clean\nrollout: 25\nregions: eu\nShip it.")
@@ -134,10 +135,13 @@ func TestAppQuorum(t *testing.T) {
 			t.Errorf("GET %s: %d %s", path, code, body)
 		}
 	}
-	if v := w.metric(`gatehouse_webhook_deliveries_total{event="issue_comment",result="accepted"}`); v != "2" {
-		t.Errorf("accepted issue_comment deliveries = %q, want 2", v)
+	// alice's and bob's comments at least; the app's own summary may follow.
+	if n, err := strconv.Atoi(w.metric(`gatehouse_webhook_deliveries_total{event="issue_comment",result="accepted"}`)); err != nil || n < 2 {
+		t.Errorf("accepted issue_comment deliveries = %d (%v), want at least 2", n, err)
 	}
-	w.waitFor("the gates metric", func() bool { return w.metric(`gatehouse_gates{status="approved"}`) == "1" })
+	if v := w.metric(`gatehouse_gates{status="approved"}`); v != "1" {
+		t.Errorf("approved gates = %q, want 1", v)
+	}
 	if v := w.metric(`gatehouse_gates{status="pending"}`); v != "0" {
 		t.Errorf("pending gates = %q, want 0", v)
 	}
@@ -347,10 +351,11 @@ func TestAppCountsCommentsMadeBeforeRegistration(t *testing.T) {
 	run := w.startGate(map[string]string{"approvers": "alice"}, env...)
 	w.waitOpened()
 
-	// The app hears of alice's comment before it knows the gate.
+	// The app hears of alice's comment before it knows the gate, and lets
+	// it go.
 	id := w.say("alice", "approve\nEarly bird.")
-	if result := w.waitHandled(w.commentDelivery(id, "created").ID); result != "ignored: not an approval issue" {
-		t.Fatalf("alice's comment before the gate: %q", result)
+	if result := w.waitHandled(w.commentDelivery(id, "created").ID); !strings.HasPrefix(result, "ignored") {
+		t.Fatalf("alice's comment before the gate: %q, want it ignored", result)
 	}
 	release()
 	code, out := run.wait(t)

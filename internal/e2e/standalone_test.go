@@ -52,7 +52,11 @@ func TestApproveWithTypedFields(t *testing.T) {
 		"instructions": "Check the dashboard.",
 		"labels":       "approval, production",
 	})
-	opened := w.waitOpened()
+	w.waitOpened()
+	// The approvers are assigned in a request of their own, after the issue
+	// is created.
+	w.waitFor("the assignees", func() bool { return len(w.issue().Assignees) == 2 })
+	opened := w.issue()
 	if m, ok := audit.ParseMarker(opened.Body); !ok || m.Kind != audit.KindOpened {
 		t.Errorf("issue body has no opened marker:\n%s", opened.Body)
 	}

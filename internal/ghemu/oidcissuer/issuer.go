@@ -49,7 +49,9 @@ func (i *Issuer) Start() {
 	mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET /.well-known/jwks", i.serveKeys)
 	mux.HandleFunc("GET /_apis/distributedtask/jobs/{job}/idtoken", i.serveToken)
-	i.srv = httptest.NewServer(mux)
+	// Assigned before serving starts, so that handlers see it.
+	i.srv = httptest.NewUnstartedServer(mux)
+	i.srv.Start()
 }
 
 // Close stops the server.
