@@ -160,9 +160,9 @@ func TestAppSurvivesSIGKILL(t *testing.T) {
 	if !strings.Contains(run.stdout.String(), "Reading the gate failed") {
 		t.Errorf("the action did not report the outage:\n%s", run.stdout.String())
 	}
-	is := w.waitSummary(audit.KindSummary)
+	w.waitSummary(audit.KindSummary)
 	w.waitCounted(id)
-	is = w.issue()
+	is := w.issue()
 	if n := len(appComments(is, audit.KindSummary)); n != 1 {
 		t.Errorf("%d summaries, want 1", n)
 	}
