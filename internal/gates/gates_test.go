@@ -358,7 +358,7 @@ func TestGitHubFailureIsRetried(t *testing.T) {
 	reg := f.register(func(r *api.Register) { r.Approvers = "octo-org/sre" })
 	f.gh.fail = errors.New("502 Bad Gateway")
 	c := f.comment("erin", "approve")
-	data := issueCommentPayload(t, c)
+	data := f.delivery(c)
 	if _, err := f.svc.Process(context.Background(), data); err == nil {
 		t.Fatal("a delivery whose membership check failed reported success")
 	}
@@ -391,9 +391,9 @@ func TestRunDeliveriesDrainsABurst(t *testing.T) {
 	ctx := context.Background()
 	const burst = 300
 	for i := range burst {
-		d := issueCommentPayload(t, f.comment("carol", "just watching"))
+		d := f.delivery(f.comment("carol", "just watching"))
 		if i == burst-1 {
-			d = issueCommentPayload(t, f.comment("alice", "approve"))
+			d = f.delivery(f.comment("alice", "approve"))
 		}
 		if _, err := f.store.AddDelivery(ctx, d, 0); err != nil {
 			t.Fatal(err)

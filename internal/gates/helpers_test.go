@@ -228,7 +228,9 @@ func (f *fixture) effect(gateID, suffix string) outbox.Effect {
 	return outbox.Effect{}
 }
 
-func issueCommentPayload(t *testing.T, c *github.IssueComment) store.Delivery {
+// delivery is an issue_comment delivery of c, received now.
+func (f *fixture) delivery(c *github.IssueComment) store.Delivery {
+	t := f.t
 	t.Helper()
 	data, err := json.Marshal(&github.IssueCommentEvent{
 		Action: github.String("created"), Comment: c,
@@ -239,5 +241,5 @@ func issueCommentPayload(t *testing.T, c *github.IssueComment) store.Delivery {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.Delivery{ID: "d-" + fmt.Sprint(c.GetID()), Event: "issue_comment", Payload: data, ReceivedAt: time.Now()}
+	return store.Delivery{ID: "d-" + fmt.Sprint(c.GetID()), Event: "issue_comment", Payload: data, ReceivedAt: f.clock.now()}
 }
