@@ -27,10 +27,12 @@ type sender struct {
 	secret []byte
 	header http.Header // the real delivery's, less its id and signatures
 	prefix string      // of every delivery id of the run
-	seq    atomic.Int64
-	gates  []*body    // by gate
-	pool   []approval // real approving comments
-	others []*body    // issues without a gate
+	// approvalEvery: one delivery in this many is an approval on a gate.
+	approvalEvery int64
+	seq           atomic.Int64
+	gates         []*body    // by gate
+	pool          []approval // real approving comments
+	others        []*body    // issues without a gate
 }
 
 // approval is one of alice's approving comments on a gate's issue.
@@ -42,7 +44,7 @@ type approval struct {
 // newSender registers the gates, opens the other issues, makes the pool of
 // approving comments (with the webhook off, so that only the sender
 // delivers them) and takes a real delivery as the template of every body.
-func (w *world) newSender(ctx context.Context, a *app, concurrency int) (*sender, error) {
+func (w *world) newSender(ctx context.Context, a *app, concurrency, approvalEvery int) (*sender, error) {
 	gates, err := w.registerGates(ctx, a, intakeGates, firstIntakeRun, "alice, bob", "all")
 	if err != nil {
 		return nil, err
@@ -77,7 +79,8 @@ func (w *world) newSender(ctx context.Context, a *app, concurrency int) (*sender
 	}
 	s := &sender{
 		url: a.url + "/webhooks/github", hc: newClient(concurrency, nil), secret: []byte(w.sb.WebhookSecret()),
-		header: real.Header.Clone(), prefix: fmt.Sprintf("%s-%s-4%s-8%s-", h[:8], h[8:12], h[12:15], h[15:18]),
+		approvalEvery: int64(approvalEvery),
+		header:        real.Header.Clone(), prefix: fmt.Sprintf("%s-%s-4%s-8%s-", h[:8], h[8:12], h[12:15], h[15:18]),
 	}
 	for _, h := range []string{"X-GitHub-Delivery", "X-Hub-Signature", "X-Hub-Signature-256", "Content-Length"} {
 		s.header.Del(h)
@@ -163,8 +166,8 @@ func (s *sender) size() int { return len(s.others[0].fill(nil, 1, []byte(`"x"`))
 func (s *sender) send(ctx context.Context) int {
 	n := s.seq.Add(1)
 	var payload []byte
-	if n%approvalEvery == 0 {
-		c := s.pool[int(n/approvalEvery)%len(s.pool)]
+	if n%s.approvalEvery == 0 {
+		c := s.pool[int(n/s.approvalEvery)%len(s.pool)]
 		payload = s.gates[c.gate].fill(nil, c.id, []byte(`"approve"`))
 	} else {
 		text, _ := json.Marshal(fmt.Sprintf("Looks fine to me; deploying after lunch (%d).", n))

@@ -21,10 +21,13 @@
 // intake: webhook intake. For -duration, -concurrency clients POST signed
 // issue_comment deliveries straight to the app's /webhooks/github, each
 // with its own X-GitHub-Delivery. Bodies are a real emulator delivery with
-// the issue number, comment id and body changed: one in ten is alice
-// approving on one of 50 registered gates that need alice and bob (a real
-// comment, so the app records a response and reacts to it on GitHub); the
-// others are discussion on issues without a gate. Measured: answers 202 per
+// the issue number, comment id and body changed: one in -approval-every
+// (10) is alice approving on one of 50 registered gates that need alice and
+// bob (a real comment, so the app stores the delivery, records a response
+// and reacts to it on GitHub; past 5,000 the same comments are sent again
+// under new delivery ids, stored and found duplicate); the others are
+// discussion on issues without a gate, which the app answers without
+// storing. Measured: answers 202 per
 // second, and how fast the app works through its inbox (the rows of its
 // deliveries table done while sending, then for up to 30 s after). Target:
 // 2,000 accepted per second.

@@ -19,8 +19,6 @@ const (
 	intakeGates = 50
 	// intakeIssues are the issues without a gate that discussion goes to.
 	intakeIssues = 50
-	// approvalEvery: one delivery in this many is an approval.
-	approvalEvery = 10
 	// approvalPool is how many real approving comments are made for the
 	// run; past that they are sent again under new delivery ids.
 	approvalPool = 5000
@@ -70,13 +68,13 @@ type inboxSample struct {
 	Done   int     `json:"done"`
 }
 
-func (w *world) intake(ctx context.Context, duration time.Duration, concurrency int) (*intakeResult, error) {
+func (w *world) intake(ctx context.Context, duration time.Duration, concurrency, approvalEvery int) (*intakeResult, error) {
 	a, err := w.startApp(ctx, "intake")
 	if err != nil {
 		return nil, err
 	}
 	defer a.stop()
-	s, err := w.newSender(ctx, a, concurrency)
+	s, err := w.newSender(ctx, a, concurrency, approvalEvery)
 	if err != nil {
 		return nil, err
 	}

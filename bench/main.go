@@ -34,10 +34,13 @@ type options struct {
 	parallel    int
 	duration    time.Duration
 	concurrency int
-	waiters     int
-	logLevel    string
-	json        bool
-	keep        bool
+	// approvalEvery: intake sends an approval on a gate once in this many
+	// deliveries, discussion on other issues otherwise.
+	approvalEvery int
+	waiters       int
+	logLevel      string
+	json          bool
+	keep          bool
 }
 
 func main() {
@@ -48,6 +51,7 @@ func main() {
 	flag.IntVar(&o.parallel, "parallel", 10, "latency: actions running at once")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "intake: how long to send deliveries")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "intake: clients sending at once")
+	flag.IntVar(&o.approvalEvery, "approval-every", 10, "intake: one delivery in this many is an approval on a gate (1: all)")
 	flag.IntVar(&o.waiters, "waiters", 1000, "memory: gates registered and long polls held")
 	flag.StringVar(&o.logLevel, "log-level", "info", "the app's GATEHOUSE_LOG_LEVEL")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
@@ -115,7 +119,7 @@ func bench(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	if slices.Contains(o.run, "intake") {
 		progress("intake: %v of deliveries from %d clients", o.duration, o.concurrency)
-		if r.Intake, err = w.intake(ctx, o.duration, o.concurrency); err != nil {
+		if r.Intake, err = w.intake(ctx, o.duration, o.concurrency, o.approvalEvery); err != nil {
 			return fmt.Errorf("intake: %w", err)
 		}
 	}
