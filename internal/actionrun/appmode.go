@@ -82,12 +82,17 @@ func (r *runner) waitApp(ctx context.Context, issue *github.Issue, rules approva
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		if view, err = w.cancel(ctx); err != nil {
+		if view, err = w.cancel(ctx, cancelReason); err != nil {
 			r.gha.Warningf("The app could not be told that the run was cancelled, so the action closes the approval issue itself: %v", err)
 			return w.cancelledHere(res), nil
 		}
 	default:
-		r.abandon(ctx, res.IssueNumber, err)
+		// Cancel the gate, so that no answer settles it later; the app
+		// then notes why on the issue and closes it.
+		why := fmt.Sprintf("The action stopped with an error (%s) and no longer waits for answers.", err)
+		if _, cerr := w.cancel(ctx, why); cerr != nil {
+			r.abandon(ctx, res.IssueNumber, err)
+		}
 		return res, err
 	}
 	if res.Outcome, res.Responses, err = outcomeOf(r.cfg.Fields, view); err != nil {
@@ -254,10 +259,10 @@ func pollHint(err error) string {
 
 // cancel tells the app that the run was cancelled and returns the gate as
 // the app then has it: cancelled, or settled a moment before.
-func (w *appWaiter) cancel(ctx context.Context) (api.Gate, error) {
+func (w *appWaiter) cancel(ctx context.Context, reason string) (api.Gate, error) {
 	var view api.Gate
 	path := fmt.Sprintf("%s/%s/cancel", api.GatesPath, w.r.gateID)
-	err := w.r.app.do(context.WithoutCancel(ctx), cancelTimeout, http.MethodPost, path, w.pollToken, api.Cancel{Reason: cancelReason}, &view)
+	err := w.r.app.do(context.WithoutCancel(ctx), cancelTimeout, http.MethodPost, path, w.pollToken, api.Cancel{Reason: reason}, &view)
 	if err == nil {
 		err = checkView(view)
 	}

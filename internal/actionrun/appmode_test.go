@@ -573,14 +573,16 @@ func TestAppReconnects(t *testing.T) {
 }
 
 // An app that keeps failing makes the action give up with an error, in a
-// few lines of log, and close the issue.
+// few lines of log, cancelling the gate in the app or, when the app cannot
+// be told, closing the issue itself.
 func TestAppGivesUp(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name   string
-		timing func(*appTiming)
-		app    func(*fakeApp)
-		want   string
+		name       string
+		timing     func(*appTiming)
+		app        func(*fakeApp)
+		want       string
+		closedHere bool
 	}{
 		{
 			name:   "outage",
@@ -592,12 +594,15 @@ func TestAppGivesUp(t *testing.T) {
 				f.update(func(*api.Gate) {})
 			},
 			want: "the Gatehouse app has failed every request for",
+			// The app cannot be told: the action closes the issue.
+			closedHere: true,
 		},
 		{
 			name:   "deadline passed",
 			timing: func(t *appTiming) { t.grace = time.Millisecond },
 			app:    func(f *fakeApp) { f.update(func(v *api.Gate) { v.Deadline = time.Now().Add(-time.Minute) }) },
 			want:   "the Gatehouse app has not settled gate",
+			// The app is told and cancels the gate (and closes the issue).
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -619,8 +624,12 @@ func TestAppGivesUp(t *testing.T) {
 			if n := strings.Count(log, "Reading the gate failed"); n > 1 {
 				t.Errorf("%d log lines for one outage", n)
 			}
-			if is := w.issue(); is.State != "closed" || len(markerComments(is, audit.KindCancelled)) != 1 {
+			_, cancels, _ := w.app.seen()
+			if is := w.issue(); tc.closedHere && (is.State != "closed" || len(markerComments(is, audit.KindCancelled)) != 1) {
 				t.Errorf("issue %s, comments %+v", is.State, is.Comments)
+			}
+			if !tc.closedHere && (len(cancels) != 1 || !strings.Contains(cancels[0].Reason, "stopped with an error")) {
+				t.Errorf("the gate was not cancelled in the app: %+v", cancels)
 			}
 		})
 	}

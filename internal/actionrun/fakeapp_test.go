@@ -34,7 +34,7 @@ type fakeApp struct {
 	stopping chan struct{}    // closed when the server stops
 	faults   map[string][]fault
 	refuse   *fault // every registration answers this once authenticated
-	failAll  bool   // every poll answers 503
+	failAll  bool   // every poll and cancel answers 503
 	onCancel func(*api.Gate)
 	gate     *fakeGate
 	idTokens []string // bearer tokens of every registration request
@@ -300,6 +300,13 @@ func (f *fakeApp) poll(w http.ResponseWriter, r *http.Request) {
 
 func (f *fakeApp) cancel(w http.ResponseWriter, r *http.Request) {
 	if f.fail(w, routeCancel) {
+		return
+	}
+	f.mu.Lock()
+	failAll := f.failAll
+	f.mu.Unlock()
+	if failAll {
+		writeError(w, http.StatusServiceUnavailable, "down for maintenance")
 		return
 	}
 	g, ok := f.gateFor(w, r)

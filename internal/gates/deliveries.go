@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -18,15 +19,22 @@ import (
 // answered without being stored.
 var Events = []string{"issue_comment", "issues", "installation", "installation_repositories"}
 
+// catchUpEvent names the deliveries the service adds itself to read the
+// comments an issue got before its gate was registered. It is no GitHub
+// event, so a webhook cannot pose as one.
+const catchUpEvent = "gatehouse.catch_up"
+
 const (
-	// DeliveryLease is how long a delivery a worker has claimed stays its
-	// own; one left unfinished (a crash, an error) is claimed again after
-	// it.
-	DeliveryLease = 30 * time.Second
-	// deliveryAttempts bounds the tries of a delivery that keeps failing.
-	deliveryAttempts = 10
 	// deliveryTimeout bounds handling one delivery.
 	deliveryTimeout = 20 * time.Second
+	// deliveryLease is how long a claimed delivery stays the claimer's: a
+	// claimed delivery waits for at most one other to finish before it
+	// starts. One left unfinished (a crash, an error) is claimed again
+	// after it.
+	deliveryLease = 3 * deliveryTimeout
+	// deliveryRetention is how long a delivery that keeps failing is
+	// tried again: a GitHub or store outage must not lose a decision.
+	deliveryRetention = 24 * time.Hour
 	// sweepInterval is how often deliveries are looked for when no new one
 	// is announced: those whose lease ran out.
 	sweepInterval = time.Second
@@ -63,9 +71,9 @@ func (s *Service) RunDeliveries(ctx context.Context, workers int) error {
 	}()
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
-	batch := 4 * workers
+	batch := workers
 	for {
-		ds, err := s.store.ClaimDeliveries(ctx, s.now(), DeliveryLease, batch)
+		ds, err := s.store.ClaimDeliveries(ctx, s.now(), deliveryLease, batch)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("claim deliveries", "error", err)
 		}
@@ -90,18 +98,18 @@ func (s *Service) RunDeliveries(ctx context.Context, workers int) error {
 }
 
 // handle processes one delivery and stores its result. A failure leaves it
-// unfinished, to be tried again when its lease ends, up to a bound.
+// unfinished, to be tried again when its lease ends, for a day.
 func (s *Service) handle(ctx context.Context, d store.Delivery) {
 	hctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
-	result, err := s.Process(hctx, d)
+	result, err := s.processSafely(hctx, d)
 	cancel()
 	log := s.log.With("delivery", d.ID, "event", d.Event)
 	if err != nil {
-		if d.Attempts+1 < deliveryAttempts {
-			log.Warn("delivery failed; it will be tried again", "attempt", d.Attempts+1, "error", err)
+		if s.now().Sub(d.ReceivedAt) < deliveryRetention {
+			log.Warn("delivery failed; it will be tried again", "attempt", d.Attempts, "error", err)
 			return
 		}
-		log.Error("delivery failed; giving up", "attempts", d.Attempts+1, "error", err)
+		log.Error("delivery failed for a day; giving up", "attempts", d.Attempts, "error", err)
 		result = "failed: " + err.Error()
 	}
 	if err := s.store.FinishDelivery(ctx, d.ID, result, s.now()); err != nil {
@@ -109,6 +117,17 @@ func (s *Service) handle(ctx context.Context, d store.Delivery) {
 		return
 	}
 	log.Debug("delivery handled", "result", result)
+}
+
+// processSafely is Process with a panic turned into an error, so that one
+// bad delivery cannot stop the app.
+func (s *Service) processSafely(ctx context.Context, d store.Delivery) (result string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return s.Process(ctx, d)
 }
 
 // Relevant tells whether a delivery concerns a gate, so that the intake
@@ -145,6 +164,9 @@ func (s *Service) Relevant(ctx context.Context, event string, payload []byte) (b
 // Process handles one delivery and says what became of it. An error means
 // it may succeed if tried again.
 func (s *Service) Process(ctx context.Context, d store.Delivery) (string, error) {
+	if d.Event == catchUpEvent {
+		return s.catchUp(ctx, string(d.Payload))
+	}
 	ev, err := github.ParseWebHook(d.Event, d.Payload)
 	if err != nil {
 		return "ignored: unreadable payload: " + err.Error(), nil
@@ -160,6 +182,25 @@ func (s *Service) Process(ctx context.Context, d store.Delivery) (string, error)
 		return s.installationRepositories(ctx, e)
 	}
 	return "ignored: event not handled", nil
+}
+
+// catchUp reads the comments of gate id's issue.
+func (s *Service) catchUp(ctx context.Context, id string) (string, error) {
+	g, err := s.store.Gate(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "ignored: no such gate", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("catch up gate %s: %w", id, err)
+	}
+	if g.Status.Settled() {
+		return "ignored: the gate has settled", nil
+	}
+	n, err := s.readIssue(ctx, g)
+	if err != nil {
+		return "", fmt.Errorf("catch up gate %s: %w", id, err)
+	}
+	return fmt.Sprintf("caught up: %d comments read", n), nil
 }
 
 // gateOf finds the gate of the issue an event is about.

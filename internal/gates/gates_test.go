@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,13 @@ func TestRegisterRefuses(t *testing.T) {
 		}, nil, ErrInvalid, []string{"not a login!", "minimum_approvals", "fields:", "timeout_seconds", "on-timeout", "issue_number"}},
 		{"email approvers", func(r *api.Register) { r.Approvers = "ops@example.com" }, nil, ErrInvalid, []string{"later release"}},
 		{"notify", func(r *api.Register) { r.Notify = []string{"teams"} }, nil, ErrInvalid, []string{"later release"}},
+		{"too many teams", func(r *api.Register) {
+			var teams []string
+			for i := range 21 {
+				teams = append(teams, fmt.Sprintf("octo-org/team-%d", i))
+			}
+			r.Approvers = strings.Join(teams, ",")
+		}, nil, ErrInvalid, []string{"21 teams listed; at most 20"}},
 		{"quorum above the listed people", func(r *api.Register) { r.Approvers, r.MinimumApprovals = "alice", "2" }, nil, ErrInvalid, []string{"only 1 eligible"}},
 		{"token of another repository", nil, func(c *oidc.Claims) { c.Repository = "octo-org/other" }, ErrForbidden, []string{"octo-org/other, not of octo-org/deploy"}},
 		{"token of another run", nil, func(c *oidc.Claims) { c.RunID = 1 }, ErrForbidden, []string{"run 1 attempt 1"}},
@@ -348,8 +356,32 @@ func TestCatchUpOnRegister(t *testing.T) {
 	f := newFixture(t)
 	f.gh.comments = append(f.gh.comments, f.comment("alice", "approve\nrollout: 30"), f.comment("gatehouse[bot]", "approve"))
 	reg := f.register(nil)
-	if reg.Gate.Status != "approved" || reg.Gate.Fields["rollout"] != int64(30) {
-		t.Errorf("a comment made before registration was not counted: %+v", reg.Gate)
+	f.register(nil) // again: still one catch-up
+	f.gh.fail = errors.New("502 Bad Gateway")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.svc.RunDeliveries(ctx, 2)
+	waitUntil(t, func() bool {
+		f.gh.mu.Lock()
+		defer f.gh.mu.Unlock()
+		return f.gh.calls["IssueComments"] > 0
+	})
+	if g := f.view(reg.Gate.ID, reg.PollToken); g.Status != "pending" {
+		t.Fatalf("status %s while GitHub fails", g.Status)
+	}
+	f.gh.mu.Lock()
+	f.gh.fail = nil
+	f.gh.mu.Unlock()
+	// The failed catch-up is claimed again once its lease runs out.
+	f.clock.advance(deliveryLease)
+	waitUntil(t, func() bool { return f.view(reg.Gate.ID, reg.PollToken).Status == "approved" })
+	if g := f.view(reg.Gate.ID, reg.PollToken); g.Fields["rollout"] != int64(30) || g.DecidedBy != "alice" {
+		t.Errorf("a comment made before registration was not counted: %+v", g)
+	}
+	f.gh.mu.Lock()
+	defer f.gh.mu.Unlock()
+	if f.gh.calls["IssueComments"] != 2 {
+		t.Errorf("the issue was read %d times, want twice (a failure, then the retry)", f.gh.calls["IssueComments"])
 	}
 }
 
@@ -442,5 +474,25 @@ func TestRelevant(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%s %s: %v %v, want %v", tt.event, tt.payload, got, err, tt.want)
 		}
+	}
+}
+
+// TestLongPollsHoldNothingAfterwards: the hub keeps an entry only while a
+// poll waits, whatever ids and tokens are asked for.
+func TestLongPollsHoldNothingAfterwards(t *testing.T) {
+	f := newFixture(t)
+	reg := f.register(nil)
+	for _, id := range []string{"unknown", strings.Repeat("x", 4096), reg.Gate.ID} {
+		f.svc.View(context.Background(), id, "wrong", time.Hour)
+	}
+	if _, err := f.svc.View(context.Background(), reg.Gate.ID, reg.PollToken, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	f.deliver("created", f.comment("alice", "approve"))
+	if _, err := f.svc.View(context.Background(), reg.Gate.ID, reg.PollToken, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.svc.hub.size(); n != 0 {
+		t.Errorf("the hub holds %d gates after the polls ended", n)
 	}
 }

@@ -2,41 +2,54 @@ package gates
 
 import "sync"
 
-// hub wakes the long polls waiting on a gate when it settles.
+// hub wakes the long polls waiting on a gate when it settles. It holds an
+// entry only while someone waits.
 type hub struct {
 	mu       sync.Mutex
-	waiting  map[string]chan struct{}
+	waiting  map[string]*waiters
 	draining bool
 	closed   chan struct{} // closed when draining
 }
 
+type waiters struct {
+	ch chan struct{}
+	n  int
+}
+
 func newHub() *hub {
-	return &hub{waiting: map[string]chan struct{}{}, closed: make(chan struct{})}
+	return &hub{waiting: map[string]*waiters{}, closed: make(chan struct{})}
 }
 
 // wait returns a channel closed at the gate's next notify, or at once when
-// the hub drains. Take it before reading the gate, so that a settle in
-// between is not missed.
-func (h *hub) wait(gateID string) <-chan struct{} {
+// the hub drains, and the function to call when done waiting. Take it
+// before reading the gate, so that a settle in between is not missed.
+func (h *hub) wait(gateID string) (<-chan struct{}, func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.draining {
-		return h.closed
+		return h.closed, func() {}
 	}
-	ch, ok := h.waiting[gateID]
+	w, ok := h.waiting[gateID]
 	if !ok {
-		ch = make(chan struct{})
-		h.waiting[gateID] = ch
+		w = &waiters{ch: make(chan struct{})}
+		h.waiting[gateID] = w
 	}
-	return ch
+	w.n++
+	return w.ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if w.n--; w.n == 0 && h.waiting[gateID] == w {
+			delete(h.waiting, gateID)
+		}
+	}
 }
 
 // notify wakes everyone waiting on the gate.
 func (h *hub) notify(gateID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ch, ok := h.waiting[gateID]; ok {
-		close(ch)
+	if w, ok := h.waiting[gateID]; ok {
+		close(w.ch)
 		delete(h.waiting, gateID)
 	}
 }
@@ -50,8 +63,15 @@ func (h *hub) drain() {
 	}
 	h.draining = true
 	close(h.closed)
-	for id, ch := range h.waiting {
-		close(ch)
+	for id, w := range h.waiting {
+		close(w.ch)
 		delete(h.waiting, id)
 	}
+}
+
+// size is how many gates have waiters.
+func (h *hub) size() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiting)
 }

@@ -5,20 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
-	"github.com/gatehouse-ci/gatehouse/internal/audit"
 	"github.com/gatehouse-ci/gatehouse/internal/ghapp"
 	"github.com/gatehouse-ci/gatehouse/internal/oidc"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 )
-
-// catchUpTimeout bounds reading the comments an issue got before its gate
-// was registered.
-const catchUpTimeout = 30 * time.Second
 
 // Register stores the gate a job registers, authorized by the job's
 // verified OIDC claims: the token must come from the same repository and run
@@ -58,6 +54,9 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 		return api.Registered{}, false, fmt.Errorf("%w: issue #%d of %s already belongs to another gate", ErrConflict, r.IssueNumber, r.Repository)
 	case err != nil:
 		return api.Registered{}, false, fmt.Errorf("register gate %s: %w", id, err)
+	case !strings.EqualFold(g.Repository, r.Repository) || g.RunID != r.RunID || g.RunAttempt != r.RunAttempt || g.Key != r.Key:
+		// Another gate's id: never hand out its token.
+		return api.Registered{}, false, fmt.Errorf("%w: gate id %s is taken by another gate", ErrConflict, id)
 	case g.IssueNumber != r.IssueNumber:
 		return api.Registered{}, false, fmt.Errorf("%w: gate key %q of this run attempt is already registered for issue #%d; give each gate of a job (or matrix leg) its own gate-key", ErrConflict, r.Key, g.IssueNumber)
 	}
@@ -67,8 +66,15 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 		case s.wakeTimeouts <- struct{}{}:
 		default:
 		}
-		s.catchUp(ctx, g)
 	}
+	// Comments made before the gate was stored are read from the issue by
+	// a delivery of our own: durable and retried like a webhook. Added on
+	// every registration, once, in case a crash came between.
+	catchUp := store.Delivery{ID: catchUpEvent + ":" + id, Event: catchUpEvent, Payload: []byte(id), ReceivedAt: now}
+	if _, err := s.store.AddDelivery(ctx, catchUp, 0); err != nil {
+		return api.Registered{}, false, fmt.Errorf("register gate %s: %w", id, err)
+	}
+	s.Accept(catchUp)
 	st, err := s.state(ctx, id)
 	if err != nil {
 		return api.Registered{}, false, err
@@ -104,57 +110,40 @@ func (s *Service) installation(ctx context.Context, owner, repo string) (int64, 
 	return id, nil
 }
 
-// catchUp records the comments the issue got before its gate was stored;
-// later ones arrive as webhooks. It runs again in the background when
-// GitHub does not answer at once.
-func (s *Service) catchUp(ctx context.Context, g store.Gate) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), catchUpTimeout)
-	err := s.readIssue(cctx, g)
-	cancel()
-	if err == nil {
-		return
-	}
-	s.log.Warn("read the approval issue's first comments; retrying in the background", "gate", g.ID, "error", err)
-	go func() {
-		for delay := time.Second; delay < 10*time.Minute; delay *= 2 {
-			time.Sleep(delay)
-			cctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
-			err := s.readIssue(cctx, g)
-			cancel()
-			if err == nil {
-				return
-			}
-			s.log.Warn("read the approval issue's first comments", "gate", g.ID, "error", err)
-		}
-	}()
-}
-
-func (s *Service) readIssue(ctx context.Context, g store.Gate) error {
+// readIssue records the comments a gate's issue got before the gate was
+// stored; later ones arrive as webhooks.
+func (s *Service) readIssue(ctx context.Context, g store.Gate) (int, error) {
 	sp, err := decodeSpec(g)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	cs, err := s.github.IssueComments(ctx, g.InstallationID, sp.Owner, sp.Repo, g.IssueNumber)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, c := range cs {
-		if _, ours := audit.ParseMarker(c.GetBody()); ours {
-			continue
-		}
 		if _, err := s.recordComment(ctx, g, c, s.now()); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(cs), nil
 }
 
 // View returns the gate view to the holder of its poll token, waiting up to
 // wait for the gate to settle.
 func (s *Service) View(ctx context.Context, id, token string, wait time.Duration) (api.Gate, error) {
-	woken := s.hub.wait(id)
 	st, err := s.authorizedState(ctx, id, token)
-	if err != nil || st.outcome != nil || wait <= 0 {
+	if err != nil {
+		return api.Gate{}, err
+	}
+	if st.outcome != nil || wait <= 0 {
+		return view(st, s.now()), nil
+	}
+	woken, done := s.hub.wait(id)
+	defer done()
+	// Read again now that the waiter is in place: a settle since the first
+	// read has not woken it.
+	if st, err = s.state(ctx, id); err != nil || st.outcome != nil {
 		if err != nil {
 			return api.Gate{}, err
 		}
@@ -187,7 +176,7 @@ func (s *Service) Cancel(ctx context.Context, id, token, reason string) (api.Gat
 		reason = "The workflow run was cancelled."
 	}
 	if len(reason) > 1024 {
-		reason = reason[:1024]
+		reason = strings.ToValidUTF8(reason[:1024], "")
 	}
 	st, err := s.cancel(ctx, id, reason, true)
 	if err != nil {
@@ -231,7 +220,12 @@ func view(st *gateState, now time.Time) api.Gate {
 		Reason:           st.reason,
 	}
 	if st.spec.RequireAll {
-		g.MinimumApprovals = len(st.spec.Approvers.Logins) + len(st.spec.Approvers.Emails)
+		g.MinimumApprovals = len(st.spec.Approvers.Emails)
+		for _, l := range st.spec.Approvers.Logins {
+			if !st.spec.ExcludeInitiator || !slices.ContainsFunc(st.spec.Initiators, func(i string) bool { return strings.EqualFold(i, l) }) {
+				g.MinimumApprovals++
+			}
+		}
 	}
 	if st.outcome == nil {
 		sofar := approval.Evaluate(st.rules(), st.responses, now)

@@ -18,6 +18,10 @@ const (
 	maxTitle        = 256
 	maxInstructions = 64 << 10
 	maxKey          = 512
+	// maxApprovers and maxTeams bound the work a decision can cost: each
+	// listed team is a membership lookup.
+	maxApprovers = 200
+	maxTeams     = 20
 	// maxTimeout is the longest gate: GitHub ends a job after 35 days of
 	// waiting at most.
 	maxTimeout = 35 * 24 * time.Hour
@@ -91,6 +95,14 @@ func parseRegistration(r api.Register) (spec, time.Duration, error) {
 	var err error
 	if s.Approvers, err = approval.ParseApprovers(r.Approvers); err != nil {
 		errs = append(errs, err)
+		rulesParsed = false
+	}
+	if n := len(s.Approvers.Logins) + len(s.Approvers.Teams) + len(s.Approvers.Emails); n > maxApprovers {
+		fail("approvers: %d listed; at most %d", n, maxApprovers)
+		rulesParsed = false
+	}
+	if len(s.Approvers.Teams) > maxTeams {
+		fail("approvers: %d teams listed; at most %d", len(s.Approvers.Teams), maxTeams)
 		rulesParsed = false
 	}
 	if len(s.Approvers.Emails) > 0 {

@@ -20,12 +20,13 @@ import (
 // wait.
 const secondaryWait = time.Minute
 
-// perform makes the effect's call. An item attempted before (attempts > 1)
-// may have been performed already.
-func perform(ctx context.Context, c *github.Client, e Effect, attempts int) error {
+// perform makes the effect's call. author is set for an item attempted
+// before, which may have been performed already: the app's login, whose
+// comments on the issue are looked through first.
+func perform(ctx context.Context, c *github.Client, e Effect, author string) error {
 	switch e.Kind {
 	case KindComment:
-		return comment(ctx, c, e, attempts > 1)
+		return comment(ctx, c, e, author)
 	case KindReact:
 		// GitHub answers 200 for a reaction that exists.
 		if _, _, err := c.Reactions.CreateIssueCommentReaction(ctx, e.Owner, e.Repo, e.CommentID, e.Content); err != nil {
@@ -43,10 +44,10 @@ func perform(ctx context.Context, c *github.Client, e Effect, attempts int) erro
 	return nil
 }
 
-// comment posts e.Body, unless look is set and the issue has it already.
-func comment(ctx context.Context, c *github.Client, e Effect, look bool) error {
-	if look {
-		posted, err := posted(ctx, c, e)
+// comment posts e.Body, unless author is set and has posted it already.
+func comment(ctx context.Context, c *github.Client, e Effect, author string) error {
+	if author != "" {
+		posted, err := posted(ctx, c, e, author)
 		if err != nil {
 			return err
 		}
@@ -60,10 +61,11 @@ func comment(ctx context.Context, c *github.Client, e Effect, look bool) error {
 	return nil
 }
 
-// posted reports whether the issue has the comment e posts: one with the
-// same audit marker. A gate has several response comments, all with the
-// same marker, so for those the text must match too.
-func posted(ctx context.Context, c *github.Client, e Effect) (bool, error) {
+// posted reports whether the issue has the comment e posts: one by author
+// with the same audit marker (anyone can write a marker). A gate has
+// several response comments, all with the same marker, so for those the
+// text must match too.
+func posted(ctx context.Context, c *github.Client, e Effect, author string) (bool, error) {
 	want, _ := audit.ParseMarker(e.Body)
 	cs, err := ghclient.ListAll(ctx, func(opts github.ListOptions) ([]*github.IssueComment, *github.Response, error) {
 		return c.Issues.ListComments(ctx, e.Owner, e.Repo, e.Issue, &github.IssueListCommentsOptions{ListOptions: opts})
@@ -73,7 +75,7 @@ func posted(ctx context.Context, c *github.Client, e Effect) (bool, error) {
 	}
 	for _, cm := range cs {
 		m, ok := audit.ParseMarker(cm.GetBody())
-		if !ok || m != want {
+		if !ok || m != want || !strings.EqualFold(cm.GetUser().GetLogin(), author) {
 			continue
 		}
 		if m.Kind != audit.KindResponse || sameText(cm.GetBody(), e.Body) {

@@ -311,3 +311,11 @@ func (f freshClients) Installation(id int64) (*github.Client, error) {
 	}
 	return a.Installation(id)
 }
+
+func (f freshClients) Identity(ctx context.Context) (ghapp.Identity, error) {
+	a, err := ghapp.New(f.o)
+	if err != nil {
+		return ghapp.Identity{}, err
+	}
+	return a.Identity(ctx)
+}

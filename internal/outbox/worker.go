@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
+	"github.com/gatehouse-ci/gatehouse/internal/ghapp"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 )
 
@@ -48,6 +50,9 @@ type Store interface {
 // durably.
 type GitHub interface {
 	Installation(id int64) (*github.Client, error)
+	// Identity names the app, whose comments are the only ones that count
+	// as already posted.
+	Identity(ctx context.Context) (ghapp.Identity, error)
 }
 
 // Options configures a Worker. Store and GitHub are required.
@@ -287,7 +292,15 @@ func (w *Worker) perform(ctx context.Context, e Effect, attempts int) error {
 	if err != nil {
 		return err
 	}
-	return perform(ctx, c, e, attempts)
+	author := ""
+	if attempts > 1 {
+		id, err := w.o.GitHub.Identity(ctx)
+		if err != nil {
+			return fmt.Errorf("learn the app's identity: %w", err)
+		}
+		author = id.BotLogin
+	}
+	return perform(ctx, c, e, author)
 }
 
 // giveUp records an item that will not succeed as done, with why.

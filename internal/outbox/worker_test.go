@@ -187,6 +187,31 @@ func TestRetriedResponseIsNotAnEarlierOne(t *testing.T) {
 	}
 }
 
+// TestForgedMarkerIsNotThePost: anyone can write a marker; only the app's
+// own comment counts as already posted.
+func TestForgedMarkerIsNotThePost(t *testing.T) {
+	e := newEnv(t)
+	w := e.worker(t, e.github(t))
+	n := e.issue(t)
+	summary := e.effect(KindComment, n)
+	summary.Body = audit.Marker{Kind: audit.KindSummary, Gate: "g1"}.String() + "\nApproved."
+	id := e.store.add(t, "g1", "g1/summary", summary)
+	check(t, e.emu.InjectFault(ghemu.Fault{Method: "POST", Path: "/repos/acme/app/issues/*/comments", Status: http.StatusBadGateway}))
+	w.runOnce(t.Context())
+	if _, err := e.emu.Comment("alice", "acme", "app", n, audit.Marker{Kind: audit.KindSummary, Gate: "g1"}.String()+"\nRejected, says alice."); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	w.runOnce(t.Context())
+	if it := e.store.item(id); it.DoneAt.IsZero() {
+		t.Fatalf("summary not done: %+v", it)
+	}
+	want := []string{"alice: Rejected, says alice.", bot + ": Approved."}
+	if d := cmp.Diff(want, e.bodies(n)); d != "" {
+		t.Errorf("comments (-want +got):\n%s", d)
+	}
+}
+
 func TestPermanentFailureGivenUp(t *testing.T) {
 	e := newEnv(t)
 	w := e.worker(t, e.github(t))
