@@ -119,15 +119,7 @@ func TestAppSameDeliveryTwiceCountsOnce(t *testing.T) {
 		t.Fatalf("one approver's comment, delivered three times, settled a gate of two; output:\n%s", run.stdout.String())
 	}
 
-	w.say("bob", "approve")
-	code, out := run.wait(t)
-	if code != 0 {
-		t.Fatalf("exit %d, want 0; output:\n%s", code, run.stdout.String())
-	}
-	checkOutputs(t, out, map[string]string{"decision": "approved", "approvers": "alice,bob", "decided-by": "bob"})
-	if diff := cmp.Diff([]string{"alice:approve", "bob:approve"}, who(responsesOutput(t, out))); diff != "" {
-		t.Errorf("responses (-want +got):\n%s", diff)
-	}
+	w.bobApprovesSecond(run)
 	is := w.waitSummary(audit.KindSummary)
 	if diff := cmp.Diff([]string{botLogin}, reactions(is, alice, "+1")); diff != "" {
 		t.Errorf("👍 on alice's comment (-want +got):\n%s", diff)

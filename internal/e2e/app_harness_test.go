@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/audit"
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
@@ -410,4 +412,20 @@ func reactions(is ghemu.IssueSnapshot, id int64, content string) []string {
 		}
 	}
 	return nil
+}
+
+// bobApprovesSecond has bob approve a gate of two that alice alone has
+// approved, and checks that it settles approved by both.
+func (w *appWorld) bobApprovesSecond(run *actionRun) {
+	t := w.t
+	t.Helper()
+	w.say("bob", "approve")
+	code, out := run.wait(t)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; output:\n%s", code, run.stdout.String())
+	}
+	checkOutputs(t, out, map[string]string{"decision": "approved", "approvers": "alice,bob", "decided-by": "bob"})
+	if diff := cmp.Diff([]string{"alice:approve", "bob:approve"}, who(responsesOutput(t, out))); diff != "" {
+		t.Errorf("responses (-want +got):\n%s", diff)
+	}
 }

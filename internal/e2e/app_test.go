@@ -243,15 +243,7 @@ func TestAppEditedCommentKeepsItsVote(t *testing.T) {
 		t.Fatalf("the edit settled the gate; output:\n%s", run.stdout.String())
 	}
 
-	w.say("bob", "approve")
-	code, out := run.wait(t)
-	if code != 0 {
-		t.Fatalf("exit %d, want 0; output:\n%s", code, run.stdout.String())
-	}
-	checkOutputs(t, out, map[string]string{"decision": "approved", "approvers": "alice,bob", "decided-by": "bob"})
-	if diff := cmp.Diff([]string{"alice:approve", "bob:approve"}, who(responsesOutput(t, out))); diff != "" {
-		t.Errorf("responses (-want +got):\n%s", diff)
-	}
+	w.bobApprovesSecond(run)
 	summary := appComments(w.waitSummary(audit.KindSummary), audit.KindSummary)
 	if len(summary) != 1 || !strings.Contains(summary[0].Body, "edited the [counted comment]") {
 		t.Errorf("summary comments: %+v", summary)
