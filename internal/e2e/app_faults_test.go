@@ -39,7 +39,6 @@ func TestAppRefusesBadSignatures(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	// A real delivery of alice's discussion comment, made her approval.
@@ -99,7 +98,6 @@ func TestAppSameDeliveryTwiceCountsOnce(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob", "minimum-approvals": "2"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	alice := w.say("alice", "approve")
@@ -133,7 +131,6 @@ func TestAppSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	w.stopApp(syscall.SIGKILL)
@@ -173,7 +170,6 @@ func TestAppKilledWhilePostingTheSummary(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice"})
-	w.waitOpened()
 	w.waitRegistered(run)
 	gate := w.gateID()
 
@@ -207,7 +203,6 @@ func TestAppRetriesGitHubFailures(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	path := "/repos/" + owner + "/" + repo + "/issues/*/comments"

@@ -20,7 +20,6 @@ func TestAppApproveWithTypedFields(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob", "fields": releaseFields})
-	w.waitOpened()
 	w.waitRegistered(run)
 	before := w.emu.Stats().RateLimitUsed[w.jobToken]
 
@@ -70,7 +69,6 @@ func TestAppReject(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	id := w.say("bob", "Reject.\nNot during the freeze.")
@@ -103,7 +101,6 @@ func TestAppQuorum(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob, carol", "minimum-approvals": "2"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	alice := w.say("alice", "approve")
@@ -151,7 +148,6 @@ func TestAppTeamApprover(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "@octo-org/sre"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	frank := w.say("frank", "approve") // a pending member
@@ -180,7 +176,6 @@ func TestAppInvalidFieldsAnsweredOnce(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice", "fields": releaseFields})
-	w.waitOpened()
 	w.waitRegistered(run)
 	gate := w.gateID()
 
@@ -230,7 +225,6 @@ func TestAppEditedCommentKeepsItsVote(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob", "minimum-approvals": "2"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	alice := w.say("alice", "approve")
@@ -288,7 +282,6 @@ func TestAppCancelledRun(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	run.signal(t, syscall.SIGTERM)
@@ -314,7 +307,6 @@ func TestAppIssueClosedByHand(t *testing.T) {
 	t.Parallel()
 	w := newAppWorld(t)
 	run := w.startGate(map[string]string{"approvers": "alice, bob"})
-	w.waitOpened()
 	w.waitRegistered(run)
 
 	must(t, w.emu.CloseIssue("carol", owner, repo, 1, "completed"))

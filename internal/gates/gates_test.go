@@ -492,7 +492,9 @@ func TestLongPollsHoldNothingAfterwards(t *testing.T) {
 	if _, err := f.svc.View(context.Background(), reg.Gate.ID, reg.PollToken, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.svc.hub.size(); n != 0 {
+	f.svc.hub.mu.Lock()
+	defer f.svc.hub.mu.Unlock()
+	if n := len(f.svc.hub.waiting); n != 0 {
 		t.Errorf("the hub holds %d gates after the polls ended", n)
 	}
 }

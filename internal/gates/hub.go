@@ -68,10 +68,3 @@ func (h *hub) drain() {
 		delete(h.waiting, id)
 	}
 }
-
-// size is how many gates have waiters.
-func (h *hub) size() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.waiting)
-}

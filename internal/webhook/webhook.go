@@ -51,10 +51,7 @@ type Options struct {
 	// are answered 202 and not stored. An error stores the delivery.
 	Relevant func(ctx context.Context, event string, payload []byte) (bool, error)
 	MaxBody  int64 // the largest payload accepted; DefaultMaxBody when zero
-	// Lease is passed to AddDelivery; zero stores a delivery due at once
-	// for whichever worker claims it.
-	Lease time.Duration
-	Now   func() time.Time
+	Now      func() time.Time
 	// Accepted is called, on the request's goroutine, with each delivery
 	// newly stored, so that it can be processed at once. It should hand
 	// the delivery on rather than process it there: GitHub waits for the
@@ -177,7 +174,8 @@ func (h *handler) handle(w http.ResponseWriter, r *http.Request) answer {
 	}
 
 	d := store.Delivery{ID: id, Event: event, Payload: body, ReceivedAt: h.o.Now()}
-	added, err := h.o.Inbox.AddDelivery(r.Context(), d, h.o.Lease)
+	// Stored due at once, for whichever worker claims it.
+	added, err := h.o.Inbox.AddDelivery(r.Context(), d, 0)
 	switch {
 	case err != nil:
 		a.code, a.result = http.StatusServiceUnavailable, "unavailable"

@@ -180,7 +180,6 @@ func TestHandler(t *testing.T) {
 		code    int
 		reply   map[string]string
 		stored  []store.Delivery // in the inbox afterwards, beyond what it held
-		lease   time.Duration    // of the stored delivery
 		observe [2]string
 		level   string // of the log line
 	}{
@@ -193,12 +192,6 @@ func TestHandler(t *testing.T) {
 			name: "content type with charset", code: 202, reply: map[string]string{"status": "accepted"},
 			headers: func(h http.Header, _ []byte) { h.Set("Content-Type", "application/json; charset=utf-8") },
 			stored:  []store.Delivery{stored},
-			observe: [2]string{"issue_comment", "accepted"}, level: "DEBUG",
-		},
-		{
-			name: "lease given", opts: func(o *Options) { o.Lease = time.Minute },
-			code: 202, reply: map[string]string{"status": "accepted"},
-			stored: []store.Delivery{stored}, lease: time.Minute,
 			observe: [2]string{"issue_comment", "accepted"}, level: "DEBUG",
 		},
 		{
@@ -400,7 +393,7 @@ func TestHandler(t *testing.T) {
 			}
 			var wantLeases []time.Duration
 			if len(tt.stored) > 0 {
-				wantLeases = []time.Duration{tt.lease}
+				wantLeases = []time.Duration{0} // due at once
 			}
 			if diff := cmp.Diff(wantLeases, leases); diff != "" {
 				t.Errorf("leases (-want +got):\n%s", diff)
