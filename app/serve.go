@@ -70,10 +70,15 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("GitHub App: %w", err)
 	}
-	worker := outbox.NewWorker(outbox.Options{Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log})
+	ch := newChannels(cfg, st, log)
+	worker := outbox.NewWorker(outbox.Options{
+		Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log, Handlers: ch.handlers(),
+	})
 	svc := gates.New(gates.Options{
 		Store: st, GitHub: apps, SecretKey: cfg.SecretKey, Kick: worker.Kick, Metrics: met, Logger: log,
+		Identities: cfg.Identities, Channels: ch.resolver,
 	})
+	ch.connect(svc)
 	verifier, err := oidc.NewVerifier(ctx, cfg.OIDCIssuer, cfg.Audience())
 	if err != nil {
 		return fmt.Errorf("OIDC verifier: %w", err)
@@ -85,6 +90,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	srv := &http.Server{
 		Handler: server.New(server.Options{
 			Gates: svc, Verifier: verifier, Webhooks: hooks, Metrics: met, Store: st, Logger: log,
+			Teams: ch.bot, Pages: ch.pages,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -157,6 +157,9 @@ func (w *appWaiter) register(ctx context.Context, body api.Register) error {
 			rt.succeeded()
 			w.pollToken = reg.PollToken
 			w.seen(reg.Gate)
+			for _, warning := range reg.Warnings {
+				w.r.gha.Warningf("The Gatehouse app: %s", warning)
+			}
 			return nil
 		}
 		if err := rt.failed(ctx, err, w.deadline); err != nil {

@@ -252,9 +252,9 @@ func TestLoadAppModeLimits(t *testing.T) {
 		"query":              {map[string]string{"INPUT_APP-URL": "https://gatehouse.example/?x=1"}, "app-url: must not have a query or fragment"},
 		"no id token url":    {map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": ""}, "`permissions: id-token: write`"},
 		"no id token token":  {map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""}, "`permissions: id-token: write`"},
-		"notify":             {map[string]string{"INPUT_NOTIFY": "teams"}, "notify: email and Teams notifications arrive in a later release"},
-		"teams channel":      {map[string]string{"INPUT_TEAMS-CHANNEL": "releases"}, "teams-channel: Teams notifications arrive in a later release"},
-		"email approver":     {map[string]string{"INPUT_APPROVERS": "alice, carol@corp.example"}, "carol@corp.example: email approvers arrive in a later release"},
+		"notify email":       {map[string]string{"INPUT_NOTIFY": "email"}, "notify: email notifications arrive in a later release"},
+		"teams no channel":   {map[string]string{"INPUT_NOTIFY": "teams"}, "teams-channel: notify: teams needs the Teams channel"},
+		"channel no notify":  {map[string]string{"INPUT_TEAMS-CHANNEL": "releases"}, "teams-channel: set notify: teams as well"},
 		"gate key too long":  {map[string]string{"INPUT_GATE-KEY": strings.Repeat("k", 101)}, "gate-key: must be one line of at most 100 characters"},
 		"quorum over people": {map[string]string{"INPUT_MINIMUM-APPROVALS": "3"}, "3 approvals needed but only 2"},
 	} {
@@ -264,5 +264,22 @@ func TestLoadAppModeLimits(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoadAppModeTeams(t *testing.T) {
+	c, err := Load(appEnv(map[string]string{
+		"INPUT_NOTIFY":        "Teams",
+		"INPUT_TEAMS-CHANNEL": "Platform/releases",
+		"INPUT_APPROVERS":     "alice, carol@corp.example",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"teams"}, c.Notify); d != "" || c.TeamsChannel != "Platform/releases" {
+		t.Errorf("notify (-want +got):\n%s; teams-channel %q", d, c.TeamsChannel)
+	}
+	if d := cmp.Diff([]string{"carol@corp.example"}, c.Approvers.Emails); d != "" {
+		t.Errorf("email approvers (-want +got):\n%s", d)
 	}
 }

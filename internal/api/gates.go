@@ -68,6 +68,9 @@ type Register struct {
 type Registered struct {
 	Gate      Gate   `json:"gate"`
 	PollToken string `json:"poll_token"`
+	// Warnings are problems that do not stop the gate, e.g. a Teams
+	// channel the app does not know; the action prints them.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Gate is the gate view of GET /api/v1/gates/{id}.

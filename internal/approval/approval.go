@@ -84,9 +84,12 @@ type Gate struct {
 // authenticated them and by the identities file.
 type Actor struct {
 	// Person is the key that makes one human count once across channels.
-	Person  string
-	Login   string
-	Email   string
+	Person string
+	Login  string
+	// Email is the address the actor answered with, if any.
+	Email string
+	// Emails are every address the identities file knows for the person.
+	Emails  []string
 	TeamsID string
 	Name    string
 	// Teams lists the gate's approver teams ("org/slug") that the actor is an
@@ -110,6 +113,15 @@ func (a Actor) Identity() string {
 	default:
 		return a.Person
 	}
+}
+
+// addresses are the actor's email addresses: the one answered with and the
+// person's others.
+func (a Actor) addresses() []string {
+	if a.Email == "" {
+		return a.Emails
+	}
+	return append([]string{a.Email}, a.Emails...)
 }
 
 func (a Actor) key() string {
@@ -170,8 +182,10 @@ func (g Gate) Eligible(a Actor) error {
 	if a.Login != "" && containsFold(g.Approvers.Logins, a.Login) {
 		return nil
 	}
-	if a.Email != "" && containsFold(g.Approvers.Emails, a.Email) {
-		return nil
+	for _, e := range a.addresses() {
+		if containsFold(g.Approvers.Emails, e) {
+			return nil
+		}
 	}
 	for _, t := range a.Teams {
 		if containsFold(g.Approvers.Teams, t) {

@@ -87,6 +87,8 @@ func TestGateEligible(t *testing.T) {
 		{name: "listed login with unlisted email", gate: gate, a: Actor{Login: "bob", Email: "bob@elsewhere.example"}},
 		{name: "listed email, other case", gate: gate, a: Actor{Email: "carol@corp.example"}},
 		{name: "listed email with unlisted login", gate: gate, a: Actor{Login: "carol-gh", Email: "carol@corp.example"}},
+		{name: "listed email among the person's other addresses", gate: gate, a: Actor{TeamsID: "aad-c4r0l", Email: "carol@teams.example", Emails: []string{"c@home.example", "carol@corp.example"}}},
+		{name: "no listed address", gate: gate, a: Actor{TeamsID: "aad-c4r0l", Email: "carol@teams.example", Emails: []string{"c@home.example"}}, want: ErrNotApprover},
 		{name: "member of a listed team", gate: gate, a: Actor{Login: "dave", Teams: []string{"ACME/release"}}},
 		{name: "member of several teams, one listed", gate: gate, a: Actor{Login: "dave", Teams: []string{"acme/ops", "acme/release"}}},
 		{name: "Teams-only identity in a listed team", gate: gate, a: Actor{TeamsID: "aad-9", Name: "Dave", Teams: []string{"acme/release"}}},

@@ -43,7 +43,9 @@ func Evaluate(g Gate, responses []Response, now time.Time) Outcome {
 			return settled(Rejected, false, r, counted)
 		}
 		covered[strings.ToLower(r.Actor.Login)] = true
-		covered[strings.ToLower(r.Actor.Email)] = true
+		for _, e := range r.Actor.addresses() {
+			covered[strings.ToLower(e)] = true
+		}
 		if g.approvedBy(len(counted), required, covered) {
 			return settled(Approved, true, r, counted)
 		}

@@ -22,14 +22,17 @@ var (
 	alice     = Actor{Person: "alice", Login: "alice"}
 	aliceMail = Actor{Person: "alice", Email: "alice@corp.example"}
 	aliceBot  = Actor{Person: "alice", TeamsID: "aad-a11ce", Name: "Alice Smith"}
-	bob       = Actor{Person: "bob", Login: "bob"}
-	carol     = Actor{Person: "carol", Email: "carol@corp.example"}
-	dave      = Actor{Person: "dave", Login: "dave", Teams: []string{"acme/release"}}
-	erin      = Actor{Person: "erin", TeamsID: "aad-e41n", Name: "Erin", Teams: []string{"acme/release"}}
-	mallory   = Actor{Person: "mallory", Login: "mallory"}
-	ciBot     = Actor{Person: "ci[bot]", Login: "ci[bot]", Bot: true}
-	octocat   = Actor{Person: "octocat", Login: "octocat"}
-	trigger   = Actor{Person: "hubot", Login: "hubot"}
+	// aliceEverywhere is alice answering in Teams, known to the identities
+	// file by her login and address.
+	aliceEverywhere = Actor{Person: "alice", Login: "alice", Email: "alice.smith@corp.example", Emails: []string{"alice@corp.example"}, TeamsID: "aad-a11ce", Name: "Alice Smith"}
+	bob             = Actor{Person: "bob", Login: "bob"}
+	carol           = Actor{Person: "carol", Email: "carol@corp.example"}
+	dave            = Actor{Person: "dave", Login: "dave", Teams: []string{"acme/release"}}
+	erin            = Actor{Person: "erin", TeamsID: "aad-e41n", Name: "Erin", Teams: []string{"acme/release"}}
+	mallory         = Actor{Person: "mallory", Login: "mallory"}
+	ciBot           = Actor{Person: "ci[bot]", Login: "ci[bot]", Bot: true}
+	octocat         = Actor{Person: "octocat", Login: "octocat"}
+	trigger         = Actor{Person: "hubot", Login: "hubot"}
 )
 
 // response builds a response at minute m; its ID names the actor, the
@@ -599,6 +602,26 @@ func TestEvaluate(t *testing.T) {
 				Counted:   []Response{response(alice, Approve, 2), response(bob, Approve, 3)},
 				Approvers: []string{"alice", "bob"},
 				SettledAt: at(3),
+			},
+		},
+		{
+			name: "all: a person's Teams answer covers their listed login and address",
+			gate: gate(func(g *Gate) {
+				g.RequireAll = true
+				g.Approvers = Approvers{Logins: []string{"alice", "bob"}, Emails: []string{"alice@corp.example"}}
+			}),
+			responses: []Response{
+				response(bob, Approve, 1),
+				via(response(aliceEverywhere, Approve, 2), ViaTeams),
+			},
+			now: at(3),
+			want: Outcome{
+				Status:    Approved,
+				Approved:  true,
+				DecidedBy: "alice",
+				Counted:   []Response{response(bob, Approve, 1), via(response(aliceEverywhere, Approve, 2), ViaTeams)},
+				Approvers: []string{"bob", "alice"},
+				SettledAt: at(2),
 			},
 		},
 		{

@@ -129,3 +129,42 @@ func TestSummaryFitsInAComment(t *testing.T) {
 		t.Errorf("summary of %d bytes, begins %q, ends %q", len(s), s[:60], s[len(s)-80:])
 	}
 }
+
+func TestResponseNote(t *testing.T) {
+	schema := fields.Schema{{ID: "rollout", Type: fields.Number, Integer: true}, {ID: "ticket", Type: fields.String}}
+	at := time.Date(2026, 11, 21, 9, 30, 0, 0, time.FixedZone("CET", 3600))
+	tests := []struct {
+		name string
+		r    approval.Response
+		want string
+	}{
+		{
+			name: "teams approval with fields and reason",
+			r: approval.Response{
+				Actor: approval.Actor{Login: "alice", TeamsID: "aad-a11ce", Name: "Alice"}, Via: approval.ViaTeams, Decision: approval.Approve,
+				Fields: fields.Values{"rollout": int64(25)}, Comment: "canary looks fine\nship it", At: at,
+			},
+			want: "<!-- gatehouse:response gate=g1 -->\n**Approved** by **alice** via Microsoft Teams at 2026-11-21 08:30:00 UTC: canary looks fine ship it\n\n**Fields:** rollout: 25\n",
+		},
+		{
+			name: "teams rejection by a person known only to Teams",
+			r:    approval.Response{Actor: approval.Actor{TeamsID: "aad-e41n", Name: "Erin | Ops"}, Via: approval.ViaTeams, Decision: approval.Reject, At: at},
+			want: "<!-- gatehouse:response gate=g1 -->\n**Rejected** by **Erin \\| Ops (aad-e41n)** via Microsoft Teams at 2026-11-21 08:30:00 UTC\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ResponseNote("g1", schema, tt.r)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("note (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestNotice(t *testing.T) {
+	n := Notice("g1", "No Teams channel named \"releases\" is known.")
+	if m, _ := ParseMarker(n); m != (Marker{Kind: KindNotice, Gate: "g1"}) || !strings.Contains(n, "> No Teams channel named \"releases\" is known.") {
+		t.Errorf("notice:\n%s", n)
+	}
+}

@@ -159,6 +159,41 @@ func InvalidReply(gateID string, commentID int64, actor, commentURL string, prob
 	return b.String()
 }
 
+// channels names a response's channel in prose.
+var channels = map[approval.Via]string{
+	approval.ViaComment: "a comment", approval.ViaTeams: "Microsoft Teams",
+	approval.ViaEmail: "email", approval.ViaWeb: "the web",
+}
+
+// ResponseNote records on the issue a response that did not come from a
+// comment: who, through which channel, the decision, when, the fields and
+// the reason.
+func ResponseNote(gateID string, s fields.Schema, r approval.Response) string {
+	var b strings.Builder
+	verb := "Approved"
+	if r.Decision == approval.Reject {
+		verb = "Rejected"
+	}
+	via := channels[r.Via]
+	if via == "" {
+		via = string(r.Via)
+	}
+	fmt.Fprintf(&b, "%s\n**%s** by **%s** via %s at %s", Marker{Kind: KindResponse, Gate: gateID}, verb, cell(r.Actor.Identity()), via, r.At.UTC().Format(timeLayout))
+	if r.Comment != "" {
+		fmt.Fprintf(&b, ": %s", cell(r.Comment))
+	}
+	b.WriteString("\n")
+	if v := formatValues(s, r.Fields); v != "" {
+		fmt.Fprintf(&b, "\n**Fields:** %s\n", cell(v))
+	}
+	return fit(b.String())
+}
+
+// Notice reports a problem with the gate on its issue.
+func Notice(gateID, text string) string {
+	return fmt.Sprintf("%s\n> [!WARNING]\n> %s\n", Marker{Kind: KindNotice, Gate: gateID}, cell(text))
+}
+
 // CancelledNote says a gate was cancelled and why.
 func CancelledNote(gateID, why string) string {
 	return fmt.Sprintf("%s\n### ⏹️ Cancelled\n\n%s Nothing was approved.\n", Marker{Kind: KindCancelled, Gate: gateID}, why)

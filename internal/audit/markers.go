@@ -16,6 +16,9 @@ const (
 	KindResponse  Kind = "response"
 	KindInvalid   Kind = "invalid"
 	KindCancelled Kind = "cancelled"
+	// KindNotice is a problem Gatehouse reports on the issue, such as a
+	// Teams channel it does not know.
+	KindNotice Kind = "notice"
 )
 
 // Marker is the hidden first line of a text Gatehouse writes.

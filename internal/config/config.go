@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-ci/gatehouse/internal/identities"
 )
 
 // Defaults of the contract (CONTRACT §5).
@@ -22,6 +25,10 @@ const (
 	DefaultAPIURL      = "https://api.github.com"
 	DefaultOIDCIssuer  = "https://token.actions.githubusercontent.com"
 	DefaultServerURL   = "https://github.com"
+	// DefaultAuthorityURL is the Microsoft identity platform.
+	DefaultAuthorityURL = "https://login.microsoftonline.com"
+	// DefaultTeamsOpenIDURL is the Bot Framework's OpenID metadata.
+	DefaultTeamsOpenIDURL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 )
 
 // minSecretKey is the shortest GATEHOUSE_SECRET_KEY accepted, in bytes.
@@ -41,6 +48,36 @@ type Config struct {
 	OIDCIssuer    string          // the Actions OIDC issuer, compared exactly
 	ServerURL     string          // GitHub's web URL, without a trailing slash
 	LogLevel      slog.Level
+
+	// The GitHub App's OAuth credentials, for "sign in with GitHub" on
+	// response pages: both or neither.
+	GitHubClientID     string
+	GitHubClientSecret Secret
+
+	// AuthorityURL is the Microsoft identity platform, without a trailing
+	// slash: the bot's token endpoint is {AuthorityURL}/{TeamsTenantID}/oauth2/v2.0/token.
+	AuthorityURL string
+	// The Teams bot (a single-tenant Azure Bot registration): all three or
+	// none. TeamsAppID is a GUID; TeamsTenantID a GUID or a domain name.
+	TeamsAppID       string
+	TeamsAppPassword Secret
+	TeamsTenantID    string
+	// TeamsOpenIDURL is the Bot Framework OpenID metadata that gives the
+	// keys of inbound activities' JWTs.
+	TeamsOpenIDURL string
+	// TeamsWebhooks are the named Workflows webhooks, in the order given;
+	// names are unique ignoring case.
+	TeamsWebhooks []TeamsWebhook
+
+	// Identities ties people's GitHub logins, emails and Teams ids
+	// together; nil (an empty directory) when no file is set.
+	Identities *identities.Directory
+}
+
+// TeamsWebhook is a Workflows webhook that posts cards to a Teams channel.
+type TeamsWebhook struct {
+	Name string // as configured
+	URL  Secret // the webhook's URL, which carries its signature
 }
 
 // Database says where the app keeps its state.
@@ -49,8 +86,9 @@ type Database struct {
 	Path   string // the SQLite database file
 }
 
-// Secret is a secret value: it formats and logs as "[redacted]", whatever
-// the verb. Use the bytes themselves where the secret is needed.
+// Secret is a secret value: it formats, logs and marshals to JSON as
+// "[redacted]", whatever the verb. Use the bytes themselves where the
+// secret is needed.
 type Secret []byte
 
 const redacted = "[redacted]"
@@ -60,6 +98,17 @@ func (Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
 
 // LogValue is "[redacted]".
 func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON is "[redacted]", for a secret inside a value that is logged
+// as JSON.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// TeamsBot reports whether the Teams bot is configured.
+func (c Config) TeamsBot() bool { return c.TeamsAppID != "" }
+
+// GitHubSignIn reports whether people can sign in with GitHub on response
+// pages.
+func (c Config) GitHubSignIn() bool { return c.GitHubClientID != "" }
 
 // Audience is the audience the app expects in Actions OIDC tokens: its
 // public URL.
@@ -77,12 +126,28 @@ func (c Config) LogValue() slog.Value {
 		slog.String("oidc_issuer", c.OIDCIssuer),
 		slog.String("server_url", c.ServerURL),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.String("github_client_id", c.GitHubClientID),
+		slog.String("authority_url", c.AuthorityURL),
+		slog.String("teams_app_id", c.TeamsAppID),
+		slog.String("teams_tenant_id", c.TeamsTenantID),
+		slog.String("teams_openid_url", c.TeamsOpenIDURL),
+		slog.String("teams_webhooks", strings.Join(webhookNames(c.TeamsWebhooks), ",")),
+		slog.Int("identities", c.Identities.Len()),
 	)
 }
 
+func webhookNames(hooks []TeamsWebhook) []string {
+	names := make([]string, len(hooks))
+	for i, h := range hooks {
+		names[i] = h.Name
+	}
+	return names
+}
+
 // Load reads the configuration through getenv (and readFile, for
-// GITHUB_APP_PRIVATE_KEY_FILE) and reports every problem at once, joined,
-// one per line. Empty variables take their defaults.
+// GITHUB_APP_PRIVATE_KEY_FILE; GATEHOUSE_IDENTITIES_FILE is read with
+// identities.Load, which caps its size) and reports every problem at once,
+// joined, one per line. Empty variables take their defaults.
 func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Config, error) {
 	env := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
@@ -140,6 +205,57 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		fail("GATEHOUSE_LOG_LEVEL", "%v", err)
 	}
 
+	c.GitHubClientID = env("GITHUB_CLIENT_ID", "")
+	if v := env("GITHUB_CLIENT_SECRET", ""); v != "" {
+		c.GitHubClientSecret = Secret(v)
+	}
+	switch {
+	case c.GitHubClientID != "" && c.GitHubClientSecret == nil:
+		fail("GITHUB_CLIENT_SECRET", "required when GITHUB_CLIENT_ID is set: the GitHub App's client secret, for sign-in on response pages")
+	case c.GitHubClientID == "" && c.GitHubClientSecret != nil:
+		fail("GITHUB_CLIENT_ID", "required when GITHUB_CLIENT_SECRET is set: the GitHub App's client id, for sign-in on response pages")
+	}
+
+	if c.AuthorityURL, err = microsoftURL(strings.TrimRight(env("GATEHOUSE_AUTHORITY_URL", DefaultAuthorityURL), "/")); err != nil {
+		fail("GATEHOUSE_AUTHORITY_URL", "%v", err)
+	}
+	if c.TeamsOpenIDURL, err = microsoftURL(env("GATEHOUSE_TEAMS_OPENID_URL", DefaultTeamsOpenIDURL)); err != nil {
+		fail("GATEHOUSE_TEAMS_OPENID_URL", "%v", err)
+	}
+	c.TeamsAppID = env("GATEHOUSE_TEAMS_APP_ID", "")
+	if v := env("GATEHOUSE_TEAMS_APP_PASSWORD", ""); v != "" {
+		c.TeamsAppPassword = Secret(v)
+	}
+	c.TeamsTenantID = env("GATEHOUSE_TEAMS_TENANT_ID", "")
+	if missing := missingBotSettings(c); missing != "" {
+		fail(missing, "missing: the Teams bot needs GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD and GATEHOUSE_TEAMS_TENANT_ID together (the Azure Bot's app id, client secret and tenant), or none of them")
+	}
+	if c.TeamsAppID != "" && !isGUID(c.TeamsAppID) {
+		fail("GATEHOUSE_TEAMS_APP_ID", "must be the Azure Bot's Microsoft App ID, a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c, got %q", c.TeamsAppID)
+	}
+	if c.TeamsTenantID != "" && !isGUID(c.TeamsTenantID) && !isDomainName(c.TeamsTenantID) {
+		fail("GATEHOUSE_TEAMS_TENANT_ID", "must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got %q", c.TeamsTenantID)
+	}
+
+	if v := env("GATEHOUSE_TEAMS_WEBHOOKS", ""); v != "" {
+		var problems []string
+		c.TeamsWebhooks, problems = parseWebhooks(v)
+		for _, p := range problems {
+			fail("GATEHOUSE_TEAMS_WEBHOOKS", "%s", p)
+		}
+		if c.GitHubClientID == "" && c.GitHubClientSecret == nil {
+			fail("GATEHOUSE_TEAMS_WEBHOOKS", "needs GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: a person who opens a link from a Workflows card signs in with GitHub")
+		}
+	}
+
+	if path := env("GATEHOUSE_IDENTITIES_FILE", ""); path != "" {
+		if c.Identities, err = identities.Load(path); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fail("GATEHOUSE_IDENTITIES_FILE", "%s", line)
+			}
+		}
+	}
+
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
@@ -168,6 +284,174 @@ func checkURL(v string) error {
 		return fmt.Errorf("must be an absolute http or https URL, got %q", v)
 	case strings.ContainsAny(v, "?#"):
 		return fmt.Errorf("must be a base URL without a query or fragment, got %q", v)
+	}
+	return nil
+}
+
+// microsoftURL checks a URL of the Microsoft identity platform or the Bot
+// Framework: https, or http to a loopback host (an emulator).
+func microsoftURL(v string) (string, error) {
+	if err := checkURL(v); err != nil {
+		return "", err
+	}
+	if u, _ := url.Parse(v); u.Scheme != "https" && !isLoopback(u.Hostname()) {
+		return "", fmt.Errorf("must be https (http only to a loopback host, for an emulator), got %q", v)
+	}
+	return v, nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// missingBotSettings names the Teams bot's settings that are missing when
+// some, but not all, are set; empty otherwise.
+func missingBotSettings(c Config) string {
+	settings := []struct {
+		name string
+		set  bool
+	}{
+		{"GATEHOUSE_TEAMS_APP_ID", c.TeamsAppID != ""},
+		{"GATEHOUSE_TEAMS_APP_PASSWORD", c.TeamsAppPassword != nil},
+		{"GATEHOUSE_TEAMS_TENANT_ID", c.TeamsTenantID != ""},
+	}
+	var missing []string
+	for _, s := range settings {
+		if !s.set {
+			missing = append(missing, s.name)
+		}
+	}
+	if len(missing) == len(settings) {
+		return ""
+	}
+	return strings.Join(missing, ", ")
+}
+
+// isGUID reports whether s is a GUID in its usual form,
+// 6f1c2d3e-0000-4000-8000-00000000a11c, in either case.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return false
+			}
+		} else if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHexDigit(b byte) bool {
+	return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F'
+}
+
+// isDomainName reports whether s is a DNS name of two labels or more, like
+// contoso.onmicrosoft.com, whose last label is not all digits.
+func isDomainName(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(s) > 253 || len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	_, err := strconv.Atoi(labels[len(labels)-1])
+	return err != nil
+}
+
+// parseWebhooks reads GATEHOUSE_TEAMS_WEBHOOKS: name=URL entries separated
+// by commas or newlines (blank entries are skipped and not counted). The URLs
+// carry their signatures, so a problem names its entry by name, or by
+// position when the name is unusable, and never quotes a URL.
+func parseWebhooks(v string) ([]TeamsWebhook, []string) {
+	var (
+		hooks    []TeamsWebhook
+		problems []string
+		seen     = map[string]string{} // lower-case name → the name as first given
+	)
+	entries := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' })
+	n := 0
+	for _, entry := range entries {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		n++
+		name, rawURL, ok := strings.Cut(entry, "=")
+		name, rawURL = strings.TrimSpace(name), strings.TrimSpace(rawURL)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("entry %d must be name=https://…; the value is not shown", n))
+			continue
+		case name == "":
+			problems = append(problems, fmt.Sprintf("entry %d has no name before the =", n))
+			continue
+		case !validWebhookName(name):
+			problems = append(problems, fmt.Sprintf("entry %d: a name holds only letters, digits, -, _, . and /; the value is not shown", n))
+			continue
+		}
+		key := strings.ToLower(name)
+		if other, dup := seen[key]; dup {
+			if other == name {
+				problems = append(problems, fmt.Sprintf("webhook %q is given twice", name))
+			} else {
+				problems = append(problems, fmt.Sprintf("webhooks %q and %q differ only in case, and names are matched ignoring case", other, name))
+			}
+			continue
+		}
+		seen[key] = name
+		if err := checkWebhookURL(rawURL); err != nil {
+			problems = append(problems, fmt.Sprintf("webhook %q: %v", name, err))
+			continue
+		}
+		hooks = append(hooks, TeamsWebhook{Name: name, URL: Secret(rawURL)})
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return hooks, nil
+}
+
+// validWebhookName accepts ASCII letters, digits, -, _, . and /.
+func validWebhookName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkWebhookURL accepts an absolute https URL, or http to a loopback host
+// (an emulator). Its errors never quote the URL.
+func checkWebhookURL(v string) error {
+	if v == "" {
+		return errors.New("the URL after the = is empty")
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return errors.New("must be an absolute https URL; the value is not shown")
+	case u.User != nil:
+		return errors.New("the URL must not carry credentials; the value is not shown")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return errors.New("must be https (http only to a loopback host, for an emulator); the value is not shown")
 	}
 	return nil
 }

@@ -14,10 +14,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/gatehouse-ci/gatehouse/internal/identities"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -47,7 +50,43 @@ func pkcs8PEM(t *testing.T, key any) string {
 // secretKey is 32 bytes; its encodings are the forms an operator may set.
 var secretKey = bytes.Repeat([]byte{0xfb, 0xef, 0x01, 0x7e}, 8)
 
-const webhookSecret = "whsec-do-not-print-me"
+const (
+	webhookSecret = "whsec-do-not-print-me"
+	clientSecret  = "ghcs-client-secret-do-not-print"
+	botPassword   = "bot~password-do-not-print"
+	hookSig       = "SiGnAtUrE-do-not-print"
+	botAppID      = "0c9d8e7f-1111-4000-8000-00000000b07a"
+	tenantID      = "7a7a7a7a-2222-4000-8000-0000000c0050"
+)
+
+// hookURL is a Workflows webhook URL on host, signed with hookSig.
+func hookURL(scheme, host string) string {
+	return scheme + "://" + host + "/workflows/5f0e1d/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=" + hookSig
+}
+
+// teamsEnv sets up GitHub sign-in, the Teams bot and two webhooks.
+func teamsEnv() map[string]string {
+	return map[string]string{
+		"GITHUB_CLIENT_ID":             "Iv23liGatehouse",
+		"GITHUB_CLIENT_SECRET":         clientSecret,
+		"GATEHOUSE_TEAMS_APP_ID":       botAppID,
+		"GATEHOUSE_TEAMS_APP_PASSWORD": botPassword,
+		"GATEHOUSE_TEAMS_TENANT_ID":    tenantID,
+		"GATEHOUSE_TEAMS_WEBHOOKS":     "releases=" + hookURL("https", "prod-01.westeurope.logic.azure.com") + ",ops/oncall=" + hookURL("https", "prod-02.westeurope.logic.azure.com"),
+	}
+}
+
+// identitiesFile writes an identities file into a test's directory.
+func identitiesFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "identities.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const people = "people:\n  - github: alice\n    emails: [alice@corp.example]\n    teams: 6f1c2d3e-0000-4000-8000-00000000a11c\n"
 
 // validEnv is a complete, valid environment.
 func validEnv() map[string]string {
@@ -74,27 +113,54 @@ func load(env map[string]string, f files) (Config, error) {
 	return Load(func(k string) string { return env[k] }, f.read)
 }
 
-var keyEqual = cmp.Comparer(func(a, b *rsa.PrivateKey) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Equal(b)
-})
+// cmpConfig compares keys by value and directories by their contents.
+var cmpConfig = cmp.Options{
+	cmp.Comparer(func(a, b *rsa.PrivateKey) bool {
+		if a == nil || b == nil {
+			return a == b
+		}
+		return a.Equal(b)
+	}),
+	cmp.AllowUnexported(identities.Directory{}),
+}
 
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	defaults := Config{
-		Addr:          ":8080",
-		PublicURL:     "https://gatehouse.example.com",
-		Database:      Database{Driver: "sqlite", Path: "gatehouse.db"},
-		SecretKey:     secretKey,
-		AppID:         12345,
-		PrivateKey:    testKey(),
-		WebhookSecret: Secret(webhookSecret),
-		APIURL:        "https://api.github.com",
-		OIDCIssuer:    "https://token.actions.githubusercontent.com",
-		ServerURL:     "https://github.com",
-		LogLevel:      slog.LevelInfo,
+		Addr:           ":8080",
+		PublicURL:      "https://gatehouse.example.com",
+		Database:       Database{Driver: "sqlite", Path: "gatehouse.db"},
+		SecretKey:      secretKey,
+		AppID:          12345,
+		PrivateKey:     testKey(),
+		WebhookSecret:  Secret(webhookSecret),
+		APIURL:         "https://api.github.com",
+		OIDCIssuer:     "https://token.actions.githubusercontent.com",
+		ServerURL:      "https://github.com",
+		LogLevel:       slog.LevelInfo,
+		AuthorityURL:   "https://login.microsoftonline.com",
+		TeamsOpenIDURL: "https://login.botframework.com/v1/.well-known/openidconfiguration",
+	}
+	idPath := identitiesFile(t, people)
+	dir, err := identities.Load(idPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emptyPath := identitiesFile(t, "# nobody yet\n")
+	empty, err := identities.Load(emptyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teams := func(c *Config) {
+		c.GitHubClientID = "Iv23liGatehouse"
+		c.GitHubClientSecret = Secret(clientSecret)
+		c.TeamsAppID = botAppID
+		c.TeamsAppPassword = Secret(botPassword)
+		c.TeamsTenantID = tenantID
+		c.TeamsWebhooks = []TeamsWebhook{
+			{Name: "releases", URL: Secret(hookURL("https", "prod-01.westeurope.logic.azure.com"))},
+			{Name: "ops/oncall", URL: Secret(hookURL("https", "prod-02.westeurope.logic.azure.com"))},
+		}
 	}
 	with := func(change func(*Config)) Config {
 		c := defaults
@@ -111,15 +177,28 @@ func TestLoad(t *testing.T) {
 		{
 			name: "every setting given",
 			env: map[string]string{
-				"GATEHOUSE_ADDR":         "127.0.0.1:9000",
-				"GATEHOUSE_PUBLIC_URL":   "http://localhost:9000/gatehouse//",
-				"GATEHOUSE_DATABASE_URL": "sqlite:/var/lib/gatehouse/state.db",
-				"GITHUB_API_URL":         "https://ghes.example.com/api/v3/",
-				"GATEHOUSE_OIDC_ISSUER":  "https://ghes.example.com/_services/token",
-				"GITHUB_SERVER_URL":      "https://ghes.example.com/",
-				"GATEHOUSE_LOG_LEVEL":    "DEBUG",
+				"GATEHOUSE_ADDR":               "127.0.0.1:9000",
+				"GATEHOUSE_PUBLIC_URL":         "http://localhost:9000/gatehouse//",
+				"GATEHOUSE_DATABASE_URL":       "sqlite:/var/lib/gatehouse/state.db",
+				"GITHUB_API_URL":               "https://ghes.example.com/api/v3/",
+				"GATEHOUSE_OIDC_ISSUER":        "https://ghes.example.com/_services/token",
+				"GITHUB_SERVER_URL":            "https://ghes.example.com/",
+				"GATEHOUSE_LOG_LEVEL":          "DEBUG",
+				"GITHUB_CLIENT_ID":             "Iv23liGatehouse",
+				"GITHUB_CLIENT_SECRET":         clientSecret,
+				"GATEHOUSE_AUTHORITY_URL":      "https://login.microsoftonline.us/",
+				"GATEHOUSE_TEAMS_APP_ID":       botAppID,
+				"GATEHOUSE_TEAMS_APP_PASSWORD": botPassword,
+				"GATEHOUSE_TEAMS_TENANT_ID":    tenantID,
+				"GATEHOUSE_TEAMS_OPENID_URL":   "https://login.botframework.azure.us/v1/.well-known/openidconfiguration",
+				"GATEHOUSE_TEAMS_WEBHOOKS":     teamsEnv()["GATEHOUSE_TEAMS_WEBHOOKS"],
+				"GATEHOUSE_IDENTITIES_FILE":    idPath,
 			},
 			want: with(func(c *Config) {
+				teams(c)
+				c.AuthorityURL = "https://login.microsoftonline.us"
+				c.TeamsOpenIDURL = "https://login.botframework.azure.us/v1/.well-known/openidconfiguration"
+				c.Identities = dir
 				c.Addr = "127.0.0.1:9000"
 				c.PublicURL = "http://localhost:9000/gatehouse"
 				c.Database.Path = "/var/lib/gatehouse/state.db"
@@ -148,6 +227,62 @@ func TestLoad(t *testing.T) {
 			files: files{"/run/secrets/app.pem": pkcs1PEM()},
 			want:  defaults,
 		},
+		{name: "teams", env: teamsEnv(), want: with(teams)},
+		{
+			name: "teams tenant as a domain name, GUIDs in upper case",
+			env:  merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_APP_ID": strings.ToUpper(botAppID), "GATEHOUSE_TEAMS_TENANT_ID": "contoso.onmicrosoft.com"}),
+			want: with(func(c *Config) {
+				teams(c)
+				c.TeamsAppID = strings.ToUpper(botAppID)
+				c.TeamsTenantID = "contoso.onmicrosoft.com"
+			}),
+		},
+		{
+			name: "GitHub sign-in without Teams",
+			env:  map[string]string{"GITHUB_CLIENT_ID": "Iv23liGatehouse", "GITHUB_CLIENT_SECRET": clientSecret},
+			want: with(func(c *Config) {
+				c.GitHubClientID = "Iv23liGatehouse"
+				c.GitHubClientSecret = Secret(clientSecret)
+			}),
+		},
+		{
+			name: "emulators on loopback over http",
+			env: merge(teamsEnv(), map[string]string{
+				"GATEHOUSE_AUTHORITY_URL":    "http://127.0.0.1:9100",
+				"GATEHOUSE_TEAMS_OPENID_URL": "http://localhost:9100/v1/.well-known/openidconfiguration",
+				"GATEHOUSE_TEAMS_WEBHOOKS":   "releases=" + hookURL("http", "[::1]:9100") + ",ops/oncall=" + hookURL("http", "LOCALHOST:9100"),
+			}),
+			want: with(func(c *Config) {
+				teams(c)
+				c.AuthorityURL = "http://127.0.0.1:9100"
+				c.TeamsOpenIDURL = "http://localhost:9100/v1/.well-known/openidconfiguration"
+				c.TeamsWebhooks[0].URL = Secret(hookURL("http", "[::1]:9100"))
+				c.TeamsWebhooks[1].URL = Secret(hookURL("http", "LOCALHOST:9100"))
+			}),
+		},
+		{
+			name: "webhooks one per line, spaces and empty entries ignored",
+			env: merge(teamsEnv(), map[string]string{
+				"GATEHOUSE_TEAMS_WEBHOOKS": "\n releases = " + hookURL("https", "prod-01.westeurope.logic.azure.com") + " ,\r\n,\n ops/oncall=" + hookURL("https", "prod-02.westeurope.logic.azure.com") + ",\n",
+			}),
+			want: with(teams),
+		},
+		{
+			name: "webhook names of every allowed character",
+			env: merge(teamsEnv(), map[string]string{
+				"GATEHOUSE_TEAMS_WEBHOOKS": "Team-A/release_train.2=" + hookURL("https", "example.com"),
+			}),
+			want: with(func(c *Config) {
+				teams(c)
+				c.TeamsWebhooks = []TeamsWebhook{{Name: "Team-A/release_train.2", URL: Secret(hookURL("https", "example.com"))}}
+			}),
+		},
+		{name: "identities file", env: map[string]string{"GATEHOUSE_IDENTITIES_FILE": idPath}, want: with(func(c *Config) { c.Identities = dir })},
+		{
+			name: "empty identities file",
+			env:  map[string]string{"GATEHOUSE_IDENTITIES_FILE": emptyPath},
+			want: with(func(c *Config) { c.Identities = empty }),
+		},
 		{name: "log level warn", env: map[string]string{"GATEHOUSE_LOG_LEVEL": "warn"}, want: with(func(c *Config) { c.LogLevel = slog.LevelWarn })},
 		{name: "log level error", env: map[string]string{"GATEHOUSE_LOG_LEVEL": "Error"}, want: with(func(c *Config) { c.LogLevel = slog.LevelError })},
 	}
@@ -162,15 +297,30 @@ func TestLoad(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got, keyEqual); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpConfig); diff != "" {
 				t.Errorf("Load (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
+// merge returns base with over's values set.
+func merge(base, over map[string]string) map[string]string {
+	for k, v := range over {
+		base[k] = v
+	}
+	return base
+}
+
 func TestLoadRejects(t *testing.T) {
 	t.Parallel()
+	badPeople := identitiesFile(t, "people:\n  - email: alice@corp.example\n  - github: al ice\n")
+	absent := filepath.Join(t.TempDir(), "absent.yaml")
+	// withHooks sets the Workflows webhooks, and the GitHub sign-in they need.
+	withHooks := func(v string) map[string]string {
+		return map[string]string{"GITHUB_CLIENT_ID": "Iv23liGatehouse", "GITHUB_CLIENT_SECRET": clientSecret, "GATEHOUSE_TEAMS_WEBHOOKS": v}
+	}
+	good := hookURL("https", "prod-01.westeurope.logic.azure.com")
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +398,73 @@ func TestLoadRejects(t *testing.T) {
 			want: "GITHUB_APP_PRIVATE_KEY: the key is *ecdsa.PrivateKey; a GitHub App key is RSA"},
 		{name: "public key instead", env: map[string]string{"GITHUB_APP_PRIVATE_KEY": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}}))},
 			want: `GITHUB_APP_PRIVATE_KEY: a PEM block of type "PUBLIC KEY" is not a private key; expected RSA PRIVATE KEY or PRIVATE KEY`},
+		{name: "client id without secret", env: map[string]string{"GITHUB_CLIENT_ID": "Iv23liGatehouse"},
+			want: "GITHUB_CLIENT_SECRET: required when GITHUB_CLIENT_ID is set: the GitHub App's client secret, for sign-in on response pages"},
+		{name: "client secret without id", env: map[string]string{"GITHUB_CLIENT_SECRET": clientSecret},
+			want: "GITHUB_CLIENT_ID: required when GITHUB_CLIENT_SECRET is set: the GitHub App's client id, for sign-in on response pages"},
+		{name: "authority over http", env: map[string]string{"GATEHOUSE_AUTHORITY_URL": "http://login.microsoftonline.com"},
+			want: `GATEHOUSE_AUTHORITY_URL: must be https (http only to a loopback host, for an emulator), got "http://login.microsoftonline.com"`},
+		{name: "authority relative", env: map[string]string{"GATEHOUSE_AUTHORITY_URL": "login.microsoftonline.com"},
+			want: `GATEHOUSE_AUTHORITY_URL: must be an absolute http or https URL, got "login.microsoftonline.com"`},
+		{name: "authority with a tenant query", env: map[string]string{"GATEHOUSE_AUTHORITY_URL": "https://login.microsoftonline.com/?tenant=x"},
+			want: `GATEHOUSE_AUTHORITY_URL: must be a base URL without a query or fragment, got "https://login.microsoftonline.com/?tenant=x"`},
+		{name: "OpenID URL over http", env: map[string]string{"GATEHOUSE_TEAMS_OPENID_URL": "http://login.botframework.com/v1/.well-known/openidconfiguration"},
+			want: `GATEHOUSE_TEAMS_OPENID_URL: must be https (http only to a loopback host, for an emulator), got "http://login.botframework.com/v1/.well-known/openidconfiguration"`},
+		{name: "OpenID URL over http to a private address", env: map[string]string{"GATEHOUSE_TEAMS_OPENID_URL": "http://10.0.0.1/openid"},
+			want: `GATEHOUSE_TEAMS_OPENID_URL: must be https (http only to a loopback host, for an emulator), got "http://10.0.0.1/openid"`},
+		{name: "OpenID URL not a URL", env: map[string]string{"GATEHOUSE_TEAMS_OPENID_URL": "openidconfiguration"},
+			want: `GATEHOUSE_TEAMS_OPENID_URL: must be an absolute http or https URL, got "openidconfiguration"`},
+		{name: "bot app id alone", env: map[string]string{"GATEHOUSE_TEAMS_APP_ID": botAppID},
+			want: "GATEHOUSE_TEAMS_APP_PASSWORD, GATEHOUSE_TEAMS_TENANT_ID: missing: the Teams bot needs GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD and GATEHOUSE_TEAMS_TENANT_ID together (the Azure Bot's app id, client secret and tenant), or none of them"},
+		{name: "bot password alone", env: map[string]string{"GATEHOUSE_TEAMS_APP_PASSWORD": botPassword},
+			want: "GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_TENANT_ID: missing: the Teams bot needs GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD and GATEHOUSE_TEAMS_TENANT_ID together (the Azure Bot's app id, client secret and tenant), or none of them"},
+		{name: "bot tenant missing", env: map[string]string{"GATEHOUSE_TEAMS_APP_ID": botAppID, "GATEHOUSE_TEAMS_APP_PASSWORD": botPassword, "GATEHOUSE_TEAMS_TENANT_ID": " "},
+			want: "GATEHOUSE_TEAMS_TENANT_ID: missing: the Teams bot needs GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD and GATEHOUSE_TEAMS_TENANT_ID together (the Azure Bot's app id, client secret and tenant), or none of them"},
+		{name: "bot app id not a GUID", env: merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_APP_ID": "gatehouse-bot"}),
+			want: `GATEHOUSE_TEAMS_APP_ID: must be the Azure Bot's Microsoft App ID, a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c, got "gatehouse-bot"`},
+		{name: "bot app id GUID in braces", env: merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_APP_ID": "{" + botAppID + "}"}),
+			want: `GATEHOUSE_TEAMS_APP_ID: must be the Azure Bot's Microsoft App ID, a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c, got "{` + botAppID + `}"`},
+		{name: "bot app id with a non-hex digit", env: merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_APP_ID": "0c9d8e7f-1111-4000-8000-00000000b07g"}),
+			want: `GATEHOUSE_TEAMS_APP_ID: must be the Azure Bot's Microsoft App ID, a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c, got "0c9d8e7f-1111-4000-8000-00000000b07g"`},
+		{name: "tenant a single word", env: merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_TENANT_ID": "common"}),
+			want: `GATEHOUSE_TEAMS_TENANT_ID: must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got "common"`},
+		{name: "tenant an IP address", env: merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_TENANT_ID": "192.168.0.1"}),
+			want: `GATEHOUSE_TEAMS_TENANT_ID: must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got "192.168.0.1"`},
+		{name: "tenant a URL", env: merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_TENANT_ID": "https://contoso.onmicrosoft.com"}),
+			want: `GATEHOUSE_TEAMS_TENANT_ID: must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got "https://contoso.onmicrosoft.com"`},
+		{name: "tenant label with a leading hyphen", env: merge(teamsEnv(), map[string]string{"GATEHOUSE_TEAMS_TENANT_ID": "-contoso.onmicrosoft.com"}),
+			want: `GATEHOUSE_TEAMS_TENANT_ID: must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got "-contoso.onmicrosoft.com"`},
+		{name: "webhooks without GitHub sign-in", env: map[string]string{"GATEHOUSE_TEAMS_WEBHOOKS": "releases=" + good},
+			want: "GATEHOUSE_TEAMS_WEBHOOKS: needs GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET: a person who opens a link from a Workflows card signs in with GitHub"},
+		{name: "webhook URL without a name", env: withHooks("releases=" + good + "," + good),
+			want: "GATEHOUSE_TEAMS_WEBHOOKS: entry 2: a name holds only letters, digits, -, _, . and /; the value is not shown"},
+		{name: "webhook without =", env: withHooks("releases"),
+			want: "GATEHOUSE_TEAMS_WEBHOOKS: entry 1 must be name=https://…; the value is not shown"},
+		{name: "webhook with an empty name", env: withHooks("=" + good),
+			want: "GATEHOUSE_TEAMS_WEBHOOKS: entry 1 has no name before the ="},
+		{name: "webhook name with a space", env: withHooks("release train=" + good),
+			want: "GATEHOUSE_TEAMS_WEBHOOKS: entry 1: a name holds only letters, digits, -, _, . and /; the value is not shown"},
+		{name: "webhook without a URL", env: withHooks("releases= "),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases": the URL after the = is empty`},
+		{name: "webhook URL relative", env: withHooks("releases=/workflows/x?sig=" + hookSig),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases": must be an absolute https URL; the value is not shown`},
+		{name: "webhook URL unparsable", env: withHooks("releases=https://prod 01.example.com/?sig=" + hookSig),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases": must be an absolute https URL; the value is not shown`},
+		{name: "webhook URL not http", env: withHooks("releases=" + hookURL("ftp", "example.com")),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases": must be an absolute https URL; the value is not shown`},
+		{name: "webhook URL over http", env: withHooks("releases=" + hookURL("http", "prod-01.westeurope.logic.azure.com")),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases": must be https (http only to a loopback host, for an emulator); the value is not shown`},
+		{name: "webhook URL with credentials", env: withHooks("releases=" + hookURL("https", "user:"+hookSig+"@example.com")),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases": the URL must not carry credentials; the value is not shown`},
+		{name: "webhook given twice", env: withHooks("releases=" + good + ",releases=" + good),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases" is given twice`},
+		{name: "webhook names differ in case", env: withHooks("Releases=" + good + ",releases=" + good),
+			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhooks "Releases" and "releases" differ only in case, and names are matched ignoring case`},
+		{name: "identities file absent", env: map[string]string{"GATEHOUSE_IDENTITIES_FILE": absent},
+			want: "GATEHOUSE_IDENTITIES_FILE: open " + absent + ": no such file or directory"},
+		{name: "identities file with problems", env: map[string]string{"GATEHOUSE_IDENTITIES_FILE": badPeople},
+			want: "GATEHOUSE_IDENTITIES_FILE: " + badPeople + `: people[0] (line 2): unknown key "email" (did you mean "emails"?)` + "\n" +
+				"GATEHOUSE_IDENTITIES_FILE: " + badPeople + `: people[1] (line 3): github "al ice" is not a GitHub login: letters, digits and single inner hyphens, at most 39 characters`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,7 +480,7 @@ func TestLoadRejects(t *testing.T) {
 			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
 				t.Errorf("Load error (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(Config{}, got, keyEqual); diff != "" {
+			if diff := cmp.Diff(Config{}, got, cmpConfig); diff != "" {
 				t.Errorf("Load returned a config with its error (-want +got):\n%s", diff)
 			}
 		})
@@ -273,11 +490,15 @@ func TestLoadRejects(t *testing.T) {
 func TestLoadReportsEveryProblem(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		"GATEHOUSE_DATABASE_URL": "postgres://db/gatehouse",
-		"GATEHOUSE_SECRET_KEY":   "abcd",
-		"GITHUB_APP_ID":          "x",
-		"GITHUB_API_URL":         "api.github.com",
-		"GATEHOUSE_LOG_LEVEL":    "loud",
+		"GATEHOUSE_DATABASE_URL":    "postgres://db/gatehouse",
+		"GATEHOUSE_SECRET_KEY":      "abcd",
+		"GITHUB_APP_ID":             "x",
+		"GITHUB_API_URL":            "api.github.com",
+		"GATEHOUSE_LOG_LEVEL":       "loud",
+		"GITHUB_CLIENT_ID":          "Iv23liGatehouse",
+		"GATEHOUSE_TEAMS_TENANT_ID": "contoso",
+		"GATEHOUSE_TEAMS_WEBHOOKS":  "releases",
+		"GATEHOUSE_IDENTITIES_FILE": identitiesFile(t, "people:\n  - teams: x\n"),
 	}
 	_, err := load(env, nil)
 	if err == nil {
@@ -292,6 +513,11 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"GITHUB_WEBHOOK_SECRET: required: the secret set on the GitHub App's webhook",
 		`GITHUB_API_URL: must be an absolute http or https URL, got "api.github.com"`,
 		`GATEHOUSE_LOG_LEVEL: must be debug, info, warn or error, got "loud"`,
+		"GITHUB_CLIENT_SECRET: required when GITHUB_CLIENT_ID is set: the GitHub App's client secret, for sign-in on response pages",
+		"GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD: missing: the Teams bot needs GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD and GATEHOUSE_TEAMS_TENANT_ID together (the Azure Bot's app id, client secret and tenant), or none of them",
+		`GATEHOUSE_TEAMS_TENANT_ID: must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got "contoso"`,
+		"GATEHOUSE_TEAMS_WEBHOOKS: entry 1 must be name=https://…; the value is not shown",
+		"GATEHOUSE_IDENTITIES_FILE: " + env["GATEHOUSE_IDENTITIES_FILE"] + `: people[0] (line 2): teams "x" is not an AAD object id: a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c`,
 	}
 	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
 		t.Errorf("Load error lines (-want +got):\n%s", diff)
@@ -311,25 +537,59 @@ func TestAudience(t *testing.T) {
 	}
 }
 
+func TestTeamsBotAndSignIn(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		env              map[string]string
+		teamsBot, signIn bool
+	}{
+		{name: "neither", env: validEnv()},
+		{name: "both", env: merge(validEnv(), teamsEnv()), teamsBot: true, signIn: true},
+		{name: "sign-in only", env: merge(validEnv(), map[string]string{"GITHUB_CLIENT_ID": "Iv23li", "GITHUB_CLIENT_SECRET": clientSecret}), signIn: true},
+		{name: "bot only", env: merge(validEnv(), map[string]string{
+			"GATEHOUSE_TEAMS_APP_ID": botAppID, "GATEHOUSE_TEAMS_APP_PASSWORD": botPassword, "GATEHOUSE_TEAMS_TENANT_ID": tenantID,
+		}), teamsBot: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := load(tt.env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.TeamsBot(); got != tt.teamsBot {
+				t.Errorf("TeamsBot() = %v, want %v", got, tt.teamsBot)
+			}
+			if got := c.GitHubSignIn(); got != tt.signIn {
+				t.Errorf("GitHubSignIn() = %v, want %v", got, tt.signIn)
+			}
+		})
+	}
+}
+
 // secretForms are the ways a secret could leak into text.
 func secretForms(t *testing.T) []string {
 	t.Helper()
 	forms := strings.Split(pkcs1PEM(), "\n")[1:4]
-	for _, b := range [][]byte{secretKey, []byte(webhookSecret)} {
+	for _, b := range [][]byte{secretKey, []byte(webhookSecret), []byte(clientSecret), []byte(botPassword), []byte(hookSig)} {
 		forms = append(forms, string(b), hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), fmt.Sprint([]byte(b)))
 	}
-	return append(forms, webhookSecret, testKey().D.String(), testKey().Primes[0].String())
+	return append(forms, testKey().D.String(), testKey().Primes[0].String(), "/workflows/5f0e1d", "logic.azure.com")
 }
 
 func TestSecretsNotShown(t *testing.T) {
 	t.Parallel()
-	c, err := load(validEnv(), nil)
+	env := merge(validEnv(), teamsEnv())
+	env["GATEHOUSE_IDENTITIES_FILE"] = identitiesFile(t, people)
+	c, err := load(env, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var text, js bytes.Buffer
 	slog.New(slog.NewTextHandler(&text, nil)).Info("config", "config", c)
-	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "config", c, "key", c.SecretKey, "webhook", c.WebhookSecret)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "config", c, "key", c.SecretKey, "webhook", c.WebhookSecret,
+		"client", c.GitHubClientSecret, "bot", c.TeamsAppPassword, "hooks", c.TeamsWebhooks)
 	outputs := map[string]string{
 		"text log": text.String(),
 		"json log": js.String(),
@@ -338,6 +598,9 @@ func TestSecretsNotShown(t *testing.T) {
 		outputs[verb] = fmt.Sprintf(verb, c)
 		outputs[verb+" secret key"] = fmt.Sprintf(verb, c.SecretKey)
 		outputs[verb+" webhook secret"] = fmt.Sprintf(verb, c.WebhookSecret)
+		outputs[verb+" client secret"] = fmt.Sprintf(verb, c.GitHubClientSecret)
+		outputs[verb+" bot password"] = fmt.Sprintf(verb, c.TeamsAppPassword)
+		outputs[verb+" webhooks"] = fmt.Sprintf(verb, c.TeamsWebhooks)
 	}
 	for name, out := range outputs {
 		for _, s := range secretForms(t) {
@@ -357,6 +620,10 @@ func TestSecretsNotShown(t *testing.T) {
 		"database_driver": "sqlite", "database_path": "gatehouse.db", "app_id": 12345.0,
 		"api_url": "https://api.github.com", "oidc_issuer": "https://token.actions.githubusercontent.com",
 		"server_url": "https://github.com", "log_level": "INFO",
+		"github_client_id": "Iv23liGatehouse", "authority_url": "https://login.microsoftonline.com",
+		"teams_app_id": botAppID, "teams_tenant_id": tenantID,
+		"teams_openid_url": "https://login.botframework.com/v1/.well-known/openidconfiguration",
+		"teams_webhooks":   "releases,ops/oncall", "identities": 1.0,
 	}
 	if diff := cmp.Diff(want, logged.Config); diff != "" {
 		t.Errorf("logged config (-want +got):\n%s", diff)
@@ -375,8 +642,28 @@ func TestSecretsNotInErrors(t *testing.T) {
 		"GITHUB_WEBHOOK_SECRET":       webhookSecret,
 		"GITHUB_API_URL":              "https://user:" + webhookSecret + "@ghes.example.com",
 	}
+	// Every way of getting the Teams settings wrong, with the secrets set.
+	hooks := strings.Join([]string{
+		"releases=" + hookURL("http", "prod-01.westeurope.logic.azure.com"),
+		hookURL("https", "prod-01.westeurope.logic.azure.com"),
+		"re leases=" + hookURL("https", "prod-01.westeurope.logic.azure.com"),
+		"creds=" + hookURL("https", "me:"+hookSig+"@prod-01.westeurope.logic.azure.com"),
+		"ftp=" + hookURL("ftp", "prod-01.westeurope.logic.azure.com"),
+		"bad=https://prod 01.westeurope.logic.azure.com/workflows/5f0e1d?sig=" + hookSig,
+		"relative=/workflows/5f0e1d?sig=" + hookSig,
+		hookSig,
+		"ops=" + hookURL("https", "prod-02.westeurope.logic.azure.com"),
+		"OPS=" + hookURL("https", "prod-02.westeurope.logic.azure.com"),
+	}, ",")
+	teams := map[string]string{
+		"GITHUB_CLIENT_SECRET":         clientSecret,
+		"GATEHOUSE_TEAMS_APP_ID":       "not-a-guid",
+		"GATEHOUSE_TEAMS_APP_PASSWORD": botPassword,
+		"GATEHOUSE_AUTHORITY_URL":      "https://me:" + botPassword + "@login.microsoftonline.com",
+		"GATEHOUSE_TEAMS_WEBHOOKS":     hooks,
+	}
 	var all []string
-	for _, e := range []map[string]string{env, {"GITHUB_APP_PRIVATE_KEY": pkcs1PEM()[:300]}, {"GATEHOUSE_SECRET_KEY": webhookSecret}} {
+	for _, e := range []map[string]string{env, {"GITHUB_APP_PRIVATE_KEY": pkcs1PEM()[:300]}, {"GATEHOUSE_SECRET_KEY": webhookSecret}, merge(validEnv(), teams)} {
 		_, err := load(e, files{"/app.pem": pkcs1PEM()})
 		if err == nil {
 			t.Fatal("Load succeeded")
@@ -401,6 +688,9 @@ func TestSecretFormatsRedacted(t *testing.T) {
 	}
 	if got := s.LogValue().String(); got != "[redacted]" {
 		t.Errorf("LogValue() = %q, want [redacted]", got)
+	}
+	if got, err := json.Marshal(map[string]any{"s": s, "hooks": []TeamsWebhook{{Name: "ops", URL: s}}}); err != nil || string(got) != `{"hooks":[{"Name":"ops","URL":"[redacted]"}],"s":"[redacted]"}` {
+		t.Errorf("json.Marshal = %s, %v; want the secret redacted", got, err)
 	}
 	if string(s) != "hunter2" {
 		t.Errorf("the secret's bytes are %q, want hunter2", []byte(s))

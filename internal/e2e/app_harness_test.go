@@ -40,7 +40,11 @@ type appWorld struct {
 	done chan struct{}
 }
 
-func newAppWorld(t *testing.T) *appWorld {
+func newAppWorld(t *testing.T) *appWorld { return newAppWorldWith(t, nil) }
+
+// newAppWorldWith is newAppWorld with configure run before the app starts,
+// to change its environment.
+func newAppWorldWith(t *testing.T, configure func(*appWorld)) *appWorld {
 	t.Helper()
 	sb, err := sandbox.Start(sandbox.Options{
 		Owner: owner, Repo: repo,
@@ -62,6 +66,9 @@ func newAppWorld(t *testing.T) *appWorld {
 	must(t, err)
 	w.env["GATEHOUSE_LOG_LEVEL"] = "debug"
 	w.url = "http://" + addr
+	if configure != nil {
+		configure(w)
+	}
 	w.startApp()
 	t.Cleanup(func() {
 		w.stopApp(syscall.SIGKILL)
@@ -372,7 +379,7 @@ func checkOutputs(t *testing.T, out, want map[string]string) {
 
 // responseOut is one element of the responses output, in part.
 type responseOut struct {
-	Actor, Decision, URL string
+	Actor, Decision, URL, Via string
 }
 
 func responsesOutput(t *testing.T, out map[string]string) []responseOut {

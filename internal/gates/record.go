@@ -47,11 +47,10 @@ func (s *Service) recordComment(ctx context.Context, g store.Gate, c *github.Iss
 		return "ignored: the gate has settled", nil
 	}
 	user := c.GetUser()
-	actor := approval.Actor{
-		Person: strings.ToLower(user.GetLogin()),
-		Login:  user.GetLogin(),
-		Bot:    user.GetType() == "Bot" || strings.HasSuffix(user.GetLogin(), "[bot]"),
-	}
+	actor := s.identify(approval.Actor{
+		Login: user.GetLogin(),
+		Bot:   user.GetType() == "Bot" || strings.HasSuffix(user.GetLogin(), "[bot]"),
+	})
 	rules := sp.rules(g.Deadline)
 	if !actor.Bot {
 		if actor.Teams, err = s.teams(ctx, g.InstallationID, rules, actor.Login); err != nil {
@@ -172,6 +171,13 @@ func (s *Service) settlement(st *gateState, o approval.Outcome, reason string, c
 	ch := store.Change{Settle: settle}
 	for i, e := range effects {
 		item, err := outbox.Item(st.gate.ID, st.gate.ID+"/"+keys[i], e)
+		if err != nil {
+			return store.Change{}, err
+		}
+		ch.Outbox = append(ch.Outbox, item)
+	}
+	if t := st.spec.Teams; t != nil && t.ConversationID != "" {
+		item, err := teamsItem(st.gate.ID, "teams/update", KindTeamsUpdate, *t)
 		if err != nil {
 			return store.Change{}, err
 		}

@@ -11,8 +11,10 @@ import (
 
 	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
+	"github.com/gatehouse-ci/gatehouse/internal/audit"
 	"github.com/gatehouse-ci/gatehouse/internal/ghapp"
 	"github.com/gatehouse-ci/gatehouse/internal/oidc"
+	"github.com/gatehouse-ci/gatehouse/internal/outbox"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 )
 
@@ -34,6 +36,11 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 	inst, err := s.installation(ctx, sp.Owner, sp.Repo)
 	if err != nil {
 		return api.Registered{}, false, err
+	}
+	if sp.TeamsChannel != "" {
+		if sp.Teams, sp.TeamsProblem, err = s.resolveTeams(ctx, sp.TeamsChannel); err != nil {
+			return api.Registered{}, false, err
+		}
 	}
 	id := api.GateID(r.Repository, r.RunID, r.RunAttempt, r.Key)
 	token := s.pollToken(id)
@@ -67,6 +74,9 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 		default:
 		}
 	}
+	if err := s.notify(ctx, g); err != nil {
+		return api.Registered{}, false, err
+	}
 	// Comments made before the gate was stored are read from the issue by
 	// a delivery of our own: durable and retried like a webhook. Added on
 	// every registration, once, in case a crash came between.
@@ -79,7 +89,71 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 	if err != nil {
 		return api.Registered{}, false, err
 	}
-	return api.Registered{Gate: view(st, s.now()), PollToken: token}, created, nil
+	reg = api.Registered{Gate: view(st, s.now()), PollToken: token}
+	if st.spec.TeamsProblem != "" {
+		reg.Warnings = append(reg.Warnings, "Teams: "+st.spec.TeamsProblem)
+	}
+	return reg, created, nil
+}
+
+// resolveTeams finds where the gate's Teams card goes; a name the app does
+// not know is a problem for the audit trail, not an error.
+func (s *Service) resolveTeams(ctx context.Context, name string) (*TeamsTarget, string, error) {
+	if s.channels == nil {
+		return nil, fmt.Sprintf("the card for %q was not posted: this Gatehouse app has neither a Teams bot nor Workflows webhooks set up", name), nil
+	}
+	t, err := s.channels.Resolve(ctx, name)
+	switch {
+	case errors.Is(err, ErrUnknownChannel):
+		return nil, "the card was not posted: " + err.Error(), nil
+	case err != nil:
+		return nil, "", fmt.Errorf("resolve Teams channel %q: %w", name, err)
+	}
+	return &t, "", nil
+}
+
+// notify enqueues, once, the Teams card of a pending gate, or the notice
+// that it could not be posted.
+func (s *Service) notify(ctx context.Context, g store.Gate) error {
+	sp, err := decodeSpec(g)
+	if err != nil || (sp.Teams == nil && sp.TeamsProblem == "") {
+		return err
+	}
+	var item store.OutboxItem
+	if sp.Teams != nil {
+		kind := KindTeamsCard
+		if sp.Teams.Webhook != "" {
+			kind = KindTeamsWebhook
+		}
+		item, err = teamsItem(g.ID, "teams", kind, *sp.Teams)
+	} else {
+		item, err = outbox.Item(g.ID, g.ID+"/notice/teams", outbox.Effect{
+			Kind: outbox.KindComment, Installation: g.InstallationID, Owner: sp.Owner, Repo: sp.Repo,
+			Issue: g.IssueNumber, Body: audit.Notice(g.ID, "Microsoft Teams: "+sp.TeamsProblem),
+		})
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Update(ctx, g.ID, func(snap store.Snapshot) (store.Change, error) {
+		if snap.Gate.Status.Settled() {
+			return store.Change{}, nil
+		}
+		return store.Change{Outbox: []store.OutboxItem{item}}, nil
+	}); err != nil {
+		return fmt.Errorf("notify Teams of gate %s: %w", g.ID, err)
+	}
+	s.kick()
+	return nil
+}
+
+// teamsItem is an outbox item for the Teams channel.
+func teamsItem(gateID, key, kind string, t TeamsTarget) (store.OutboxItem, error) {
+	payload, err := json.Marshal(TeamsItem{Gate: gateID, Target: t})
+	if err != nil {
+		return store.OutboxItem{}, fmt.Errorf("encode Teams item of gate %s: %w", gateID, err)
+	}
+	return store.OutboxItem{GateID: gateID, Key: gateID + "/" + key, Kind: kind, Payload: payload}, nil
 }
 
 // installation finds the app's installation on a repository: from the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
+	"github.com/gatehouse-ci/gatehouse/internal/identities"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 )
 
@@ -23,6 +24,20 @@ type GitHub interface {
 	ActiveMember(ctx context.Context, installationID int64, org, slug, login string) (bool, error)
 	// IssueComments lists every comment of an issue.
 	IssueComments(ctx context.Context, installationID int64, owner, repo string, issue int) ([]*github.IssueComment, error)
+}
+
+// Identities ties a person's GitHub login, email addresses and Teams id
+// together; *identities.Directory is one.
+type Identities interface {
+	ByLogin(login string) (identities.Person, bool)
+	ByEmail(addr string) (identities.Person, bool)
+	ByTeamsID(objectID string) (identities.Person, bool)
+}
+
+// Channels finds where a gate's Teams card goes, by the name the action
+// gives in teams-channel.
+type Channels interface {
+	Resolve(ctx context.Context, name string) (TeamsTarget, error)
 }
 
 // Metrics receives the service's measurements.
@@ -45,18 +60,24 @@ type Options struct {
 	Metrics Metrics
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Identities is the identities file; nil when there is none.
+	Identities Identities
+	// Channels resolves teams-channel; nil when Teams is not set up.
+	Channels Channels
 }
 
 // Service registers, records, settles and reports gates.
 type Service struct {
-	store   store.Store
-	github  GitHub
-	secret  []byte
-	kick    func()
-	metrics Metrics
-	now     func() time.Time
-	log     *slog.Logger
-	hub     *hub
+	store      store.Store
+	github     GitHub
+	secret     []byte
+	kick       func()
+	metrics    Metrics
+	now        func() time.Time
+	log        *slog.Logger
+	identities Identities
+	channels   Channels
+	hub        *hub
 	// wakeTimeouts tells the timeout scheduler that a deadline was added.
 	wakeTimeouts chan struct{}
 	// newDeliveries announces stored deliveries to RunDeliveries.
@@ -68,6 +89,7 @@ func New(o Options) *Service {
 	s := &Service{
 		store: o.Store, github: o.GitHub, secret: o.SecretKey, kick: o.Kick,
 		metrics: o.Metrics, now: o.Now, log: o.Logger,
+		identities: o.Identities, channels: o.Channels,
 		hub: newHub(), wakeTimeouts: make(chan struct{}, 1),
 		newDeliveries: make(chan struct{}, 1),
 	}
@@ -103,6 +125,9 @@ var (
 	ErrNotFound = errors.New("no such gate")
 	// ErrConflict: the registration contradicts a stored gate (409).
 	ErrConflict = errors.New("conflict")
+	// ErrUnknownChannel: Channels.Resolve knows no channel or webhook by
+	// that name; its message says what is known.
+	ErrUnknownChannel = errors.New("unknown Teams channel")
 )
 
 // pollToken is the bearer token that reads and cancels a gate: derived from

@@ -42,6 +42,11 @@ type spec struct {
 	OnTimeout        approval.OnTimeout `json:"on_timeout"`
 	Words            comment.Words      `json:"words"`
 	Run              api.Run            `json:"run"`
+	// TeamsChannel is the teams-channel input when notify has teams.
+	TeamsChannel string `json:"teams_channel,omitempty"`
+	// Teams is where the card goes; TeamsProblem says why it goes nowhere.
+	Teams        *TeamsTarget `json:"teams,omitempty"`
+	TeamsProblem string       `json:"teams_problem,omitempty"`
 }
 
 // rules is the gate as the decision rules see it.
@@ -105,10 +110,6 @@ func parseRegistration(r api.Register) (spec, time.Duration, error) {
 		fail("approvers: %d teams listed; at most %d", len(s.Approvers.Teams), maxTeams)
 		rulesParsed = false
 	}
-	if len(s.Approvers.Emails) > 0 {
-		fail("approvers: %s: email approvers arrive with email notifications in a later release", strings.Join(s.Approvers.Emails, ", "))
-		rulesParsed = false
-	}
 	switch m := strings.ToLower(strings.TrimSpace(r.MinimumApprovals)); m {
 	case "all":
 		s.RequireAll = true
@@ -139,9 +140,26 @@ func parseRegistration(r api.Register) (spec, time.Duration, error) {
 	if s.Words, err = comment.ParseWords(r.ApproveWords, r.RejectWords); err != nil {
 		errs = append(errs, err)
 	}
-	if len(r.Notify) > 0 || r.TeamsChannel != "" {
-		fail("notify: Teams and email notifications arrive in a later release of the app")
+	teams := false
+	for _, n := range r.Notify {
+		switch strings.ToLower(strings.TrimSpace(n)) {
+		case "teams":
+			teams = true
+		case "email":
+			fail("notify: email notifications arrive in a later release of the app")
+		default:
+			fail("notify: must be email or teams, got %q", n)
+		}
 	}
+	switch {
+	case teams && strings.TrimSpace(r.TeamsChannel) == "":
+		fail("teams_channel: notify teams needs the channel or Workflows webhook to post to")
+	case !teams && r.TeamsChannel != "":
+		fail("teams_channel: set notify teams as well")
+	case len(r.TeamsChannel) > maxTitle:
+		fail("teams_channel: longer than %d bytes", maxTitle)
+	}
+	s.TeamsChannel = strings.TrimSpace(r.TeamsChannel)
 	if rulesParsed {
 		if err := s.rules(time.Time{}).Validate(); err != nil {
 			errs = append(errs, err)

@@ -143,6 +143,34 @@
 // Redeliver sends one again with the same GUID and body; SendWebhook sends
 // an event the emulator does not raise itself (installation, ping…).
 //
+// # Signing in with GitHub (OAuth web flow)
+//
+// The App has a client id (AppClientID, "Iv1.…") and a client secret
+// (AppClientSecret), and SetAppCallbackURL registers its callback URL. On
+// the web host:
+//
+//	GET  /login?login=alice&return_to=/path    signs the browser in as alice (a user_session
+//	                                           cookie, no password) and redirects to return_to,
+//	                                           a path on this host; without login, a sign-in form
+//	GET  /login/oauth/authorize                client_id, redirect_uri, state: 302 to /login
+//	                                           first when not signed in, then to redirect_uri
+//	                                           with code and state
+//	POST /login/oauth/access_token             client_id, client_secret (or HTTP Basic), code,
+//	                                           redirect_uri: a user access token
+//
+// An unknown client_id is a 404 page; a redirect_uri that is not the
+// callback URL or below it goes back to the callback URL with
+// error=redirect_uri_mismatch; DenyNextAuthorization makes the next one go
+// back with error=access_denied, as when a person cancels. Codes are
+// single-use and expire after 10 minutes. The token answer is form-encoded
+// unless Accept asks for JSON: access_token (ghu_…, good for 8 hours),
+// expires_in, refresh_token (ghr_…, not redeemable here),
+// refresh_token_expires_in, scope "" and token_type "bearer"; errors are
+// 200 with error, error_description and error_uri (bad_verification_code,
+// incorrect_client_credentials, redirect_uri_mismatch). A user access token
+// acts as its person on the API (GET /user answers them); it is not
+// narrowed to the App's installations as on GitHub.
+//
 // # Acting as a person on the web
 //
 // Comment, EditComment, DeleteComment, React and CloseIssue change state as

@@ -68,6 +68,7 @@ type Emulator struct {
 	faults     []*Fault
 	stats      Stats
 	app        app
+	oauth      oauthState
 
 	hooks hookQueue
 }

@@ -92,6 +92,9 @@ func (e *Emulator) routeTable() []route {
 		{method: "GET", pattern: "/orgs/{org}/teams/{team_slug}", doc: d + "teams/teams#get-a-team-by-name", handle: e.getTeam},
 		{method: "GET", pattern: "/orgs/{org}/teams/{team_slug}/memberships/{username}", doc: d + "teams/members#get-team-membership-for-a-user", handle: e.getTeamMembership},
 		{method: "GET", pattern: "/{owner}/{repo}/issues/{issue_number}", web: e.serveIssuePage},
+		{method: "GET", pattern: "/login", web: e.serveLogin},
+		{method: "GET", pattern: "/login/oauth/authorize", web: e.serveAuthorize},
+		{method: "POST", pattern: "/login/oauth/access_token", web: e.serveAccessToken},
 	}
 	for i := range rs {
 		rs[i].segs = strings.Split(strings.TrimPrefix(rs[i].pattern, "/"), "/")

@@ -99,8 +99,14 @@ type failure struct {
 // classify sorts an error from GitHub, got at now. Rate limits, 5xx, 429,
 // anything GitHub gives a Retry-After, and failures without an answer
 // (network, timeout) are transient; other answers (404 and 410 for an issue
-// or comment gone, 422, 401 and 403 that are not rate limits) are not.
+// or comment gone, 422, 401 and 403 that are not rate limits) are not. A
+// Handler's error says itself (Permanent, RetryAt); by default it is
+// transient.
 func classify(err error, now time.Time) failure {
+	var h *handlerError
+	if errors.As(err, &h) {
+		return failure{transient: !h.permanent, until: h.until}
+	}
 	var abuse *github.AbuseRateLimitError
 	if errors.As(err, &abuse) {
 		wait := secondaryWait

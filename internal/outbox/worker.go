@@ -75,6 +75,15 @@ type Options struct {
 	// "gave_up".
 	Observe func(kind, result string)
 	Logger  *slog.Logger // default discards
+	// Handlers perform the items of kinds other than GitHub's, by kind
+	// (e.g. posting a Teams card). A handler's error is retried with
+	// backoff unless it is Permanent; RetryAt sets its earliest retry.
+	Handlers map[string]Handler
+}
+
+// Handler performs outbox items of one kind.
+type Handler interface {
+	Perform(ctx context.Context, it store.OutboxItem) error
 }
 
 // Worker performs due outbox items until its context ends. Several workers
@@ -251,12 +260,12 @@ func (w *Worker) release(ctx context.Context, items []store.OutboxItem, at time.
 // the item's retry time, when the item is to be retried.
 func (w *Worker) runItem(ctx context.Context, it store.OutboxItem) (time.Time, bool) {
 	log := w.o.Logger.With("gate", it.GateID, "key", it.Key, "kind", it.Kind, "attempt", it.Attempts)
-	e, err := decode(it)
-	if err != nil {
+	err := w.perform(ctx, it)
+	var bad *badItem
+	if errors.As(err, &bad) {
 		w.giveUp(ctx, log, it, err)
 		return time.Time{}, true
 	}
-	err = w.perform(ctx, e, it.Attempts)
 	now := w.o.Now()
 	if err == nil {
 		if err := w.complete(ctx, it.ID, now); err != nil {
@@ -283,11 +292,29 @@ func (w *Worker) runItem(ctx context.Context, it store.OutboxItem) (time.Time, b
 	return next, false
 }
 
+// badItem is an item that cannot be read: it is given up at once.
+type badItem struct{ err error }
+
+func (b *badItem) Error() string { return b.err.Error() }
+func (b *badItem) Unwrap() error { return b.err }
+
 // perform makes the item's call, on a context that outlives ctx by up to
 // the item timeout, so that stopping does not cut an effect in half.
-func (w *Worker) perform(ctx context.Context, e Effect, attempts int) error {
+func (w *Worker) perform(ctx context.Context, it store.OutboxItem) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.itemTimeout)
 	defer cancel()
+	if h, ok := w.o.Handlers[it.Kind]; ok {
+		return h.Perform(ctx, it)
+	}
+	e, err := decode(it)
+	if err != nil {
+		return &badItem{err}
+	}
+	return w.github(ctx, e, it.Attempts)
+}
+
+// github performs an effect on GitHub.
+func (w *Worker) github(ctx context.Context, e Effect, attempts int) error {
 	c, err := w.o.GitHub.Installation(e.Installation)
 	if err != nil {
 		return err

@@ -31,9 +31,14 @@ type Options struct {
 	Gates    Gates
 	Verifier Verifier
 	Webhooks http.Handler
-	Metrics  Metrics
-	Store    Pinger
-	Logger   *slog.Logger
+	// Teams is the Bot Framework endpoint; nil when no bot is set up.
+	Teams http.Handler
+	// Pages serve /respond/ and /auth/ (the response page and GitHub
+	// sign-in); nil when they are not set up.
+	Pages   http.Handler
+	Metrics Metrics
+	Store   Pinger
+	Logger  *slog.Logger
 	// RegisterRate and RegisterBurst bound registrations per client
 	// address (per second); zero takes the defaults.
 	RegisterRate  float64
@@ -51,6 +56,9 @@ func New(o Options) http.Handler {
 	route("POST "+api.GatesPath, s.register)
 	route("GET "+api.GatesPath+"/{id}", s.view)
 	route("POST "+api.GatesPath+"/{id}/cancel", s.cancel)
+	route("POST /api/teams/messages", optional(o.Teams, "no Microsoft Teams bot is set up on this Gatehouse app"))
+	route("/respond/", optional(o.Pages, "response pages are not set up on this Gatehouse app"))
+	route("/auth/", optional(o.Pages, "GitHub sign-in is not set up on this Gatehouse app"))
 	route("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -60,6 +68,14 @@ func New(o Options) http.Handler {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// optional serves h, or 404 with why when it is not set up.
+func optional(h http.Handler, why string) http.HandlerFunc {
+	if h == nil {
+		return func(w http.ResponseWriter, _ *http.Request) { writeError(w, http.StatusNotFound, why) }
+	}
+	return h.ServeHTTP
 }
 
 type server struct {

@@ -280,3 +280,33 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("an unsafe request id was kept: %q", got)
 	}
 }
+
+func TestOptionalRoutes(t *testing.T) {
+	teams := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("bot")) })
+	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("page " + r.URL.Path)) })
+	for _, tt := range []struct {
+		name         string
+		teams, pages http.Handler
+		method, path string
+		status       int
+		body         string
+	}{
+		{"bot", teams, nil, "POST", "/api/teams/messages", 200, "bot"},
+		{"no bot", nil, nil, "POST", "/api/teams/messages", 404, "no Microsoft Teams bot is set up"},
+		{"response page", nil, pages, "GET", "/respond/abc", 200, "page /respond/abc"},
+		{"sign-in callback", nil, pages, "GET", "/auth/github/callback", 200, "page /auth/github/callback"},
+		{"no pages", nil, nil, "POST", "/respond/abc", 404, "response pages are not set up"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(New(Options{
+				Gates: &fakeGates{}, Verifier: fakeVerifier{}, Metrics: &fakeMetrics{}, Store: pinger{},
+				Webhooks: http.NotFoundHandler(), Teams: tt.teams, Pages: tt.pages, Logger: slog.New(slog.DiscardHandler),
+			}))
+			defer srv.Close()
+			status, body, _ := do(t, srv, tt.method, tt.path, "", "")
+			if status != tt.status || !strings.Contains(body, tt.body) {
+				t.Errorf("%d %q, want %d %q", status, body, tt.status, tt.body)
+			}
+		})
+	}
+}

@@ -91,6 +91,22 @@ type Store interface {
 	// owner's account with AllRepositories; ErrNotFound otherwise.
 	InstallationFor(ctx context.Context, repository string) (int64, error)
 
+	// PutConversation remembers a Microsoft Teams conversation the bot is
+	// in, replacing what was stored under its ID.
+	PutConversation(ctx context.Context, c Conversation) error
+	// RemoveConversation forgets a conversation; an unknown ID is no error.
+	RemoveConversation(ctx context.Context, id string) error
+	// RemoveTeam forgets every conversation of a team (the bot was removed
+	// from it); an unknown team is no error.
+	RemoveTeam(ctx context.Context, teamID string) error
+	// Conversations lists the remembered conversations, by ID.
+	Conversations(ctx context.Context) ([]Conversation, error)
+	// PutCard remembers the Teams card posted for a gate, replacing an
+	// earlier one.
+	PutCard(ctx context.Context, c Card) error
+	// Card returns the Teams card posted for a gate, or ErrNotFound.
+	Card(ctx context.Context, gateID string) (Card, error)
+
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store.
@@ -192,4 +208,26 @@ type Installation struct {
 	ID              int64
 	Account         string // the user or organization it is installed on
 	AllRepositories bool   // repository_selection "all"
+}
+
+// Conversation is a Microsoft Teams conversation the bot can post to: a
+// channel of a team, a group chat or a personal chat.
+type Conversation struct {
+	ID         string // the conversation id; a channel's is its channel id
+	ServiceURL string // the Bot Connector base URL for the conversation
+	TenantID   string
+	Type       string // "channel", "groupChat" or "personal"
+	TeamID     string // channels only
+	TeamName   string // channels only
+	Name       string // the channel's or chat's name; empty when it has none
+	UpdatedAt  time.Time
+}
+
+// Card is a Teams card posted for a gate, to be updated when it settles.
+type Card struct {
+	GateID         string
+	ServiceURL     string
+	ConversationID string
+	ActivityID     string
+	PostedAt       time.Time
 }

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Outbox", testOutbox},
 		{"ClaimOutboxConcurrent", testClaimOutboxConcurrent},
 		{"Installations", testInstallations},
+		{"Conversations", testConversations},
+		{"Cards", testCards},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {

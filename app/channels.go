@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse-ci/gatehouse/internal/channel/teams"
+	"github.com/gatehouse-ci/gatehouse/internal/config"
+	"github.com/gatehouse-ci/gatehouse/internal/gates"
+	"github.com/gatehouse-ci/gatehouse/internal/outbox"
+	"github.com/gatehouse-ci/gatehouse/internal/respond"
+	"github.com/gatehouse-ci/gatehouse/internal/store/sqlite"
+)
+
+// outboundTimeout bounds every call to Microsoft and to GitHub's OAuth
+// endpoints.
+const outboundTimeout = 20 * time.Second
+
+// channels are the ways to answer a gate besides comments, as configured:
+// the Teams bot, Workflows webhooks, and the response pages their links
+// lead to.
+type channels struct {
+	cfg       config.Config
+	store     *sqlite.Store
+	log       *slog.Logger
+	client    *http.Client
+	connector *teams.Connector // nil without the bot
+	webhooks  *teams.Webhooks
+	links     *respond.Links
+	resolver  gates.Channels // nil when neither the bot nor a webhook is set up
+	performer *teams.Performer
+	// svc, bot and pages are set by connect; bot and pages stay nil when
+	// not set up.
+	svc   *gates.Service
+	bot   http.Handler
+	pages http.Handler
+}
+
+// lateInfos describes gates through the service once connect has given it:
+// the outbox worker is built before the service.
+type lateInfos struct{ c *channels }
+
+func (l lateInfos) Info(ctx context.Context, id string) (gates.Info, error) {
+	return l.c.svc.Info(ctx, id)
+}
+
+func newChannels(cfg config.Config, st *sqlite.Store, log *slog.Logger) *channels {
+	c := &channels{cfg: cfg, store: st, log: log, client: &http.Client{Timeout: outboundTimeout}}
+	urls := map[string]string{}
+	var names []string
+	for _, w := range cfg.TeamsWebhooks {
+		urls[w.Name] = string(w.URL)
+		names = append(names, w.Name)
+	}
+	c.webhooks = teams.NewWebhooks(urls, c.client)
+	c.links = respond.NewLinks(cfg.SecretKey, cfg.PublicURL)
+	if cfg.TeamsBot() {
+		c.connector = teams.NewConnector(teams.ConnectorOptions{
+			AuthorityURL: cfg.AuthorityURL, TenantID: cfg.TeamsTenantID,
+			AppID: cfg.TeamsAppID, AppPassword: string(cfg.TeamsAppPassword),
+			HTTPClient: c.client, AllowLoopbackHTTP: loopbackHTTP(cfg.TeamsOpenIDURL),
+		})
+	}
+	if cfg.TeamsBot() || len(names) > 0 {
+		c.resolver = teams.NewResolver(teams.ResolverOptions{Bot: cfg.TeamsBot(), Store: st, Webhooks: names})
+	}
+	return c
+}
+
+// handlers perform the Teams items of the outbox.
+func (c *channels) handlers() map[string]outbox.Handler {
+	c.performer = teams.NewPerformer(teams.PerformerOptions{
+		Connector: c.connector, Webhooks: c.webhooks, Store: c.store, Gates: lateInfos{c},
+		RespondURL: func(g gates.Info) (string, error) { return c.links.Channel(g.ID, g.Deadline), nil },
+	})
+	return map[string]outbox.Handler{
+		gates.KindTeamsCard: c.performer, gates.KindTeamsUpdate: c.performer, gates.KindTeamsWebhook: c.performer,
+	}
+}
+
+// connect builds the parts that answer people, which need the gates
+// service.
+func (c *channels) connect(svc *gates.Service) {
+	c.svc = svc
+	if c.cfg.TeamsBot() {
+		c.bot = teams.NewBot(teams.BotOptions{
+			AppID:     c.cfg.TeamsAppID,
+			Verifier:  teams.NewVerifier(c.cfg.TeamsOpenIDURL, c.cfg.TeamsAppID, c.client, nil),
+			Connector: c.connector, Store: c.store, Gates: svc, Logger: c.log,
+		})
+	}
+	if c.cfg.GitHubSignIn() {
+		mux := http.NewServeMux()
+		respond.New(respond.Options{
+			Links: c.links, Gates: svc, PublicURL: c.cfg.PublicURL, Secret: c.cfg.SecretKey, Logger: c.log,
+			OAuth: respond.OAuthOptions{
+				ClientID: c.cfg.GitHubClientID, ClientSecret: string(c.cfg.GitHubClientSecret),
+				ServerURL: c.cfg.ServerURL, APIURL: c.cfg.APIURL, HTTPClient: c.client,
+			},
+		}).Register(mux)
+		c.pages = mux
+	}
+}
+
+// loopbackHTTP reports whether u is http on a loopback host: an emulator,
+// whose service URLs are plain http too.
+func loopbackHTTP(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" {
+		return false
+	}
+	if p.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(p.Hostname())
+	return ip != nil && ip.IsLoopback()
+}

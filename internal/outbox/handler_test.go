@@ -1,0 +1,107 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse-ci/gatehouse/internal/store"
+)
+
+// scriptedHandler answers each call with the next error of its script, then
+// nil, and records the keys it was given.
+type scriptedHandler struct {
+	script []error
+	keys   []string
+}
+
+func (h *scriptedHandler) Perform(_ context.Context, it store.OutboxItem) error {
+	h.keys = append(h.keys, it.Key)
+	if len(h.script) == 0 {
+		return nil
+	}
+	err := h.script[0]
+	h.script = h.script[1:]
+	return err
+}
+
+func (s *fakeStore) addRaw(gateID, key, kind string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := int64(len(s.items) + 1)
+	s.items = append(s.items, store.OutboxItem{ID: id, GateID: gateID, Key: key, Kind: kind, Payload: []byte(`{}`)})
+	return id
+}
+
+func TestHandlers(t *testing.T) {
+	failed := errors.New("connector: 502 Bad Gateway")
+	tests := []struct {
+		name     string
+		script   []error
+		runs     int
+		wantDone bool
+		wantLast string
+		observed map[string]int
+	}{
+		{"done at once", nil, 1, true, "", map[string]int{"card done": 1}},
+		{"transient error retried until done", []error{failed, failed}, 3, true, failed.Error(), map[string]int{"card retry": 2, "card done": 1}},
+		{"permanent error given up", repeat(Permanent(failed), maxAttempts), maxAttempts, true, "gave up: " + failed.Error(), map[string]int{"card retry": maxAttempts - 1, "card gave_up": 1}},
+		{"transient error never given up", repeat(failed, maxAttempts+2), maxAttempts + 2, false, failed.Error(), map[string]int{"card retry": maxAttempts + 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			h := &scriptedHandler{script: tt.script}
+			w := e.worker(t, e.github(t), func(o *Options) { o.Handlers = map[string]Handler{"card": h} })
+			id := e.store.addRaw("g1", "g1/card", "card")
+			for range tt.runs {
+				w.runOnce(t.Context())
+				e.clock.Advance(time.Hour)
+			}
+			it := e.store.item(id)
+			if done := !it.DoneAt.IsZero(); done != tt.wantDone || it.LastError != tt.wantLast {
+				t.Errorf("item done %v, last error %q; want done %v, %q", done, it.LastError, tt.wantDone, tt.wantLast)
+			}
+			if d := cmp.Diff(tt.observed, e.observations()); d != "" {
+				t.Errorf("observed (-want +got):\n%s", d)
+			}
+			if len(h.keys) != tt.runs {
+				t.Errorf("handler called %d times, want %d", len(h.keys), tt.runs)
+			}
+		})
+	}
+}
+
+func TestHandlerRetryAt(t *testing.T) {
+	e := newEnv(t)
+	at := e.clock.Now().Add(10 * time.Minute)
+	h := &scriptedHandler{script: []error{RetryAt(errors.New("429 Too Many Requests"), at)}}
+	w := e.worker(t, e.github(t), func(o *Options) { o.Handlers = map[string]Handler{"card": h} })
+	id := e.store.addRaw("g1", "g1/card", "card")
+	w.runOnce(t.Context())
+	if it := e.store.item(id); !it.NextAt.Equal(at) || !strings.Contains(it.LastError, "429") {
+		t.Errorf("next %v, last error %q; want %v after the 429", it.NextAt, it.LastError, at)
+	}
+}
+
+func TestUnreadableItemGivenUpAtOnce(t *testing.T) {
+	e := newEnv(t)
+	w := e.worker(t, e.github(t))
+	id := e.store.addRaw("g1", "g1/x", "mystery")
+	w.runOnce(t.Context())
+	if it := e.store.item(id); it.DoneAt.IsZero() || !strings.Contains(it.LastError, `"mystery"`) {
+		t.Errorf("done %v, last error %q; want given up naming the kind", it.DoneAt, it.LastError)
+	}
+}
+
+func repeat(err error, n int) []error {
+	out := make([]error, n)
+	for i := range out {
+		out[i] = err
+	}
+	return out
+}
