@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,51 @@ func TestGitHubAppManifest(t *testing.T) {
 	for _, e := range m.DefaultEvents {
 		if !slices.Contains(gates.Events, e) {
 			t.Errorf("the manifest subscribes to %q, which the app does not handle", e)
+		}
+	}
+}
+
+// The Teams app manifest template names the bot in every place Teams
+// needs it, and its icons have the sizes Teams requires.
+func TestTeamsAppManifest(t *testing.T) {
+	dir := filepath.Join("..", "deploy", "teams-app")
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const botID = "5b1d2c3e-0000-4000-8000-0000000000b0"
+	filled := strings.NewReplacer("{{BOT_APP_ID}}", botID, "{{PUBLIC_HOST}}", "gatehouse.example.com", "{{ORGANIZATION}}", "Example").Replace(string(data))
+	if strings.Contains(filled, "{{") {
+		t.Errorf("placeholders left after filling in BOT_APP_ID, PUBLIC_HOST and ORGANIZATION:\n%s", filled)
+	}
+	var m struct {
+		ManifestVersion string `json:"manifestVersion"`
+		ID              string `json:"id"`
+		Icons           struct{ Color, Outline string }
+		Bots            []struct {
+			BotID  string   `json:"botId"`
+			Scopes []string `json:"scopes"`
+		} `json:"bots"`
+		ValidDomains []string `json:"validDomains"`
+	}
+	if err := json.Unmarshal([]byte(filled), &m); err != nil {
+		t.Fatalf("the filled-in manifest is not valid JSON: %v", err)
+	}
+	if m.ID != botID || len(m.Bots) != 1 || m.Bots[0].BotID != botID || !slices.Contains(m.Bots[0].Scopes, "team") {
+		t.Errorf("manifest id %q, bots %+v; want the bot's app id, in team scope", m.ID, m.Bots)
+	}
+	if !slices.Equal(m.ValidDomains, []string{"gatehouse.example.com"}) {
+		t.Errorf("validDomains %q", m.ValidDomains)
+	}
+	for name, size := range map[string]int{m.Icons.Color: 192, m.Icons.Outline: 32} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != size || cfg.Height != size {
+			t.Errorf("icon %s: %dx%d, %v; want %dx%d PNG", name, cfg.Width, cfg.Height, err, size, size)
 		}
 	}
 }
