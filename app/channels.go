@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gatehouse-ci/gatehouse/internal/channel/teams"
@@ -32,7 +30,6 @@ type channels struct {
 	webhooks  *teams.Webhooks
 	links     *respond.Links
 	resolver  gates.Channels // nil when neither the bot nor a webhook is set up
-	performer *teams.Performer
 	// svc, bot and pages are set by connect; bot and pages stay nil when
 	// not set up.
 	svc   *gates.Service
@@ -51,18 +48,17 @@ func (l lateInfos) Info(ctx context.Context, id string) (gates.Info, error) {
 func newChannels(cfg config.Config, st *sqlite.Store, log *slog.Logger) *channels {
 	c := &channels{cfg: cfg, store: st, log: log, client: &http.Client{Timeout: outboundTimeout}}
 	urls := map[string]string{}
-	var names []string
 	for _, w := range cfg.TeamsWebhooks {
 		urls[w.Name] = string(w.URL)
-		names = append(names, w.Name)
 	}
 	c.webhooks = teams.NewWebhooks(urls, c.client)
+	names := c.webhooks.Names()
 	c.links = respond.NewLinks(cfg.SecretKey, cfg.PublicURL)
 	if cfg.TeamsBot() {
 		c.connector = teams.NewConnector(teams.ConnectorOptions{
 			AuthorityURL: cfg.AuthorityURL, TenantID: cfg.TeamsTenantID,
 			AppID: cfg.TeamsAppID, AppPassword: string(cfg.TeamsAppPassword),
-			HTTPClient: c.client, AllowLoopbackHTTP: loopbackHTTP(cfg.TeamsOpenIDURL),
+			HTTPClient: c.client, AllowLoopbackHTTP: cfg.MicrosoftEmulated(),
 		})
 	}
 	if cfg.TeamsBot() || len(names) > 0 {
@@ -73,12 +69,12 @@ func newChannels(cfg config.Config, st *sqlite.Store, log *slog.Logger) *channel
 
 // handlers perform the Teams items of the outbox.
 func (c *channels) handlers() map[string]outbox.Handler {
-	c.performer = teams.NewPerformer(teams.PerformerOptions{
+	performer := teams.NewPerformer(teams.PerformerOptions{
 		Connector: c.connector, Webhooks: c.webhooks, Store: c.store, Gates: lateInfos{c},
 		RespondURL: func(g gates.Info) (string, error) { return c.links.Channel(g.ID, g.Deadline), nil },
 	})
 	return map[string]outbox.Handler{
-		gates.KindTeamsCard: c.performer, gates.KindTeamsUpdate: c.performer, gates.KindTeamsWebhook: c.performer,
+		gates.KindTeamsCard: performer, gates.KindTeamsUpdate: performer, gates.KindTeamsWebhook: performer,
 	}
 }
 
@@ -89,6 +85,7 @@ func (c *channels) connect(svc *gates.Service) {
 	if c.cfg.TeamsBot() {
 		c.bot = teams.NewBot(teams.BotOptions{
 			AppID:     c.cfg.TeamsAppID,
+			TenantID:  c.cfg.TeamsTenantID,
 			Verifier:  teams.NewVerifier(c.cfg.TeamsOpenIDURL, c.cfg.TeamsAppID, c.client, nil),
 			Connector: c.connector, Store: c.store, Gates: svc, Logger: c.log,
 		})
@@ -104,18 +101,4 @@ func (c *channels) connect(svc *gates.Service) {
 		}).Register(mux)
 		c.pages = mux
 	}
-}
-
-// loopbackHTTP reports whether u is http on a loopback host: an emulator,
-// whose service URLs are plain http too.
-func loopbackHTTP(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "http" {
-		return false
-	}
-	if p.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(p.Hostname())
-	return ip != nil && ip.IsLoopback()
 }

@@ -106,6 +106,14 @@ func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`
 // TeamsBot reports whether the Teams bot is configured.
 func (c Config) TeamsBot() bool { return c.TeamsAppID != "" }
 
+// MicrosoftEmulated reports whether the Bot Framework metadata is served
+// over http on a loopback host: an emulator, whose Bot Connector service
+// URLs are plain http on loopback too.
+func (c Config) MicrosoftEmulated() bool {
+	u, err := url.Parse(c.TeamsOpenIDURL)
+	return err == nil && u.Scheme == "http" && isLoopback(u.Hostname())
+}
+
 // GitHubSignIn reports whether people can sign in with GitHub on response
 // pages.
 func (c Config) GitHubSignIn() bool { return c.GitHubClientID != "" }

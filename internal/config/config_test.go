@@ -696,3 +696,26 @@ func TestSecretFormatsRedacted(t *testing.T) {
 		t.Errorf("the secret's bytes are %q, want hunter2", []byte(s))
 	}
 }
+
+func TestMicrosoftEmulated(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]bool{
+		"":                              false, // the default, https
+		"http://127.0.0.1:8081/v1/meta": true,
+		"http://localhost:8081/v1/meta": true,
+		"http://[::1]:8081/v1/meta":     true,
+		"https://127.0.0.1/v1/meta":     false,
+	} {
+		env := validEnv()
+		if url != "" {
+			env["GATEHOUSE_TEAMS_OPENID_URL"] = url
+		}
+		c, err := load(env, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", url, err)
+		}
+		if got := c.MicrosoftEmulated(); got != want {
+			t.Errorf("MicrosoftEmulated() with %q = %v, want %v", url, got, want)
+		}
+	}
+}

@@ -216,7 +216,10 @@ func (s *Service) identify(a approval.Actor) approval.Actor {
 		case a.TeamsID != "":
 			p, ok = s.identities.ByTeamsID(a.TeamsID)
 			if !ok && a.Email != "" {
+				// By address only a person whose Teams account is not
+				// another one.
 				p, ok = s.identities.ByEmail(a.Email)
+				ok = ok && (p.Teams == "" || strings.EqualFold(p.Teams, a.TeamsID))
 			}
 		case a.Email != "":
 			p, ok = s.identities.ByEmail(a.Email)

@@ -73,6 +73,7 @@ func TestAnswer(t *testing.T) {
 		{"an unknown field", teamsAnswer("teams:3", aliceInTeams, approval.Approve, map[string]string{"colour": "red"}), Invalid, "alice", "colour"},
 		{"alice through the identities file", teamsAnswer("teams:4", aliceInTeams, approval.Approve, map[string]string{"rollout": "25"}), Recorded, "alice", ""},
 		{"the same invoke again", teamsAnswer("teams:4", aliceInTeams, approval.Approve, map[string]string{"rollout": "25"}), Duplicate, "alice", ""},
+		{"alice's address on another Teams account", teamsAnswer("teams:7", approval.Actor{TeamsID: "0bad", Name: "Not Alice", Email: "alice@corp.example"}, approval.Approve, nil), NotEligible, "alice@corp.example", "not an approver"},
 		{"a listed address", teamsAnswer("teams:5", approval.Actor{TeamsID: "c4401", Name: "Carol", Email: "Carol@corp.example"}, approval.Approve, nil), Recorded, "Carol@corp.example", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +163,7 @@ func TestRegisterTeams(t *testing.T) {
 	}{
 		{"bot channel", fakeChannels{}, "releases", []string{"teams.card teams"}, TeamsTarget{ServiceURL: "https://smba.example/amer/", ConversationID: "19:releases@thread.tacv2"}, ""},
 		{"webhook", fakeChannels{}, "ops", []string{"teams.webhook teams"}, TeamsTarget{Webhook: "ops"}, ""},
-		{"unknown channel", fakeChannels{}, "launches", []string{"comment notice/teams"}, TeamsTarget{}, `no Teams channel or webhook named "launches" is known`},
+		{"unknown channel", fakeChannels{}, "launches", []string{"comment notice/teams"}, TeamsTarget{}, `knows no single Teams channel or Workflows webhook named "launches"`},
 		{"teams not set up", nil, "releases", []string{"comment notice/teams"}, TeamsTarget{}, "neither a Teams bot nor Workflows webhooks"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +178,9 @@ func TestRegisterTeams(t *testing.T) {
 				t.Errorf("outbox after registering twice (-want +got):\n%s", d)
 			}
 			warnings := strings.Join(reg.Warnings, "\n")
+			if strings.Contains(warnings, "Platform/releases") {
+				t.Errorf("the warning names the channels the app knows: %q", warnings)
+			}
 			if (tt.warning == "") != (warnings == "") || !strings.Contains(warnings, tt.warning) || !cmp.Equal(reg.Warnings, again.Warnings) {
 				t.Errorf("warnings %q then %q, want %q", reg.Warnings, again.Warnings, tt.warning)
 			}

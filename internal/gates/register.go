@@ -105,7 +105,10 @@ func (s *Service) resolveTeams(ctx context.Context, name string) (*TeamsTarget, 
 	t, err := s.channels.Resolve(ctx, name)
 	switch {
 	case errors.Is(err, ErrUnknownChannel):
-		return nil, "the card was not posted: " + err.Error(), nil
+		// What the app knows stays in its log: the issue and the job's
+		// log may be public.
+		s.log.Warn("teams-channel not resolved", "name", name, "error", err)
+		return nil, fmt.Sprintf("the card was not posted: the app knows no single Teams channel or Workflows webhook named %q (write team/channel when several teams have one; the app's log lists what it knows)", name), nil
 	case err != nil:
 		return nil, "", fmt.Errorf("resolve Teams channel %q: %w", name, err)
 	}

@@ -105,3 +105,27 @@ func repeat(err error, n int) []error {
 	}
 	return out
 }
+
+// A Teams item failing holds up the Teams items after it, never the GitHub
+// effects of its gate.
+func TestLanes(t *testing.T) {
+	e := newEnv(t)
+	issue := e.issue(t)
+	h := &scriptedHandler{script: []error{errors.New("connector: 502")}}
+	w := e.worker(t, e.github(t), func(o *Options) { o.Handlers = map[string]Handler{"teams.card": h, "teams.update": h} })
+	card := e.store.addRaw("g1", "g1/teams", "teams.card")
+	summary := e.store.add(t, "g1", "g1/summary", e.comment("g1", issue, "Approved."))
+	update := e.store.addRaw("g1", "g1/teams/update", "teams.update")
+	w.runOnce(t.Context())
+	if it := e.store.item(summary); it.DoneAt.IsZero() {
+		t.Errorf("the summary waits for the failed card: %+v", it)
+	}
+	if it := e.store.item(card); !it.DoneAt.IsZero() || !e.store.item(update).DoneAt.IsZero() {
+		t.Errorf("card done %v, update done %v; want both waiting", it.DoneAt, e.store.item(update).DoneAt)
+	}
+	e.clock.Advance(time.Hour)
+	w.runOnce(t.Context())
+	if d := cmp.Diff([]string{"g1/teams", "g1/teams", "g1/teams/update"}, h.keys); d != "" {
+		t.Errorf("handler calls (-want +got):\n%s", d)
+	}
+}

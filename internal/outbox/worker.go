@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -78,6 +79,9 @@ type Options struct {
 	// Handlers perform the items of kinds other than GitHub's, by kind
 	// (e.g. posting a Teams card). A handler's error is retried with
 	// backoff unless it is Permanent; RetryAt sets its earliest retry.
+	// A gate's items run in order within their lane: the GitHub kinds are
+	// one lane, and kinds named "<lane>.<action>" another each, so that
+	// Teams failing never holds up the audit trail on the issue.
 	Handlers map[string]Handler
 }
 
@@ -169,38 +173,49 @@ func (w *Worker) runOnce(ctx context.Context) int {
 	leaseEnd := now.Add(w.o.Lease)
 	sem := make(chan struct{}, parallelGates)
 	var wg sync.WaitGroup
-	for _, gate := range byGate(items) {
+	for _, run := range byLane(items) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			w.runGate(ctx, gate, leaseEnd)
+			w.runLane(ctx, run, leaseEnd)
 		})
 	}
 	wg.Wait()
 	return len(items)
 }
 
-// byGate splits items, in ID order, into their gates' runs, keeping the
-// order within each gate.
-func byGate(items []store.OutboxItem) [][]store.OutboxItem {
-	var gates [][]store.OutboxItem
+// byLane splits items, in ID order, into the runs of each gate's lanes,
+// keeping their order.
+func byLane(items []store.OutboxItem) [][]store.OutboxItem {
+	var runs [][]store.OutboxItem
 	index := map[string]int{}
 	for _, it := range items {
-		i, ok := index[it.GateID]
+		key := it.GateID + "\x00" + lane(it.Kind)
+		i, ok := index[key]
 		if !ok {
-			i = len(gates)
-			index[it.GateID] = i
-			gates = append(gates, nil)
+			i = len(runs)
+			index[key] = i
+			runs = append(runs, nil)
 		}
-		gates[i] = append(gates[i], it)
+		runs[i] = append(runs[i], it)
 	}
-	return gates
+	return runs
 }
 
-// runGate runs one gate's claimed items in order. When an item fails, the
+// lane names the lane of a kind: "" for GitHub's, else the part before the
+// dot ("teams" for "teams.card").
+func lane(kind string) string {
+	l, _, ok := strings.Cut(kind, ".")
+	if !ok {
+		return ""
+	}
+	return l
+}
+
+// runLane runs one lane of a gate's claimed items in order. When an item fails, the
 // items after it are handed back to be due with it, so they never run
 // before it.
-func (w *Worker) runGate(ctx context.Context, items []store.OutboxItem, leaseEnd time.Time) {
+func (w *Worker) runLane(ctx context.Context, items []store.OutboxItem, leaseEnd time.Time) {
 	first := items[0]
 	blocker, err := w.earlier(ctx, first)
 	switch {
@@ -232,15 +247,15 @@ func (w *Worker) runGate(ctx context.Context, items []store.OutboxItem, leaseEnd
 	}
 }
 
-// earlier returns an item of first's gate before it that is not done, or
-// nil when there is none.
+// earlier returns an item of first's gate and lane before it that is not
+// done, or nil when there is none.
 func (w *Worker) earlier(ctx context.Context, first store.OutboxItem) (*store.OutboxItem, error) {
 	all, err := w.o.Store.Outbox(ctx, first.GateID)
 	if err != nil {
 		return nil, err
 	}
 	for _, it := range all {
-		if it.ID < first.ID && it.DoneAt.IsZero() {
+		if it.ID < first.ID && it.DoneAt.IsZero() && lane(it.Kind) == lane(first.Kind) {
 			return &it, nil
 		}
 	}

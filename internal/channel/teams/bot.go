@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/google/uuid"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-ci/gatehouse/internal/gates"
@@ -34,7 +36,10 @@ type ConversationStore interface {
 
 // BotOptions configures a Bot. All but Now and Logger are required.
 type BotOptions struct {
-	AppID     string
+	AppID string
+	// TenantID, when a GUID, is the only tenant whose activities are
+	// taken.
+	TenantID  string
 	Verifier  *Verifier
 	Connector *Connector
 	Store     ConversationStore
@@ -138,6 +143,10 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.refuse(ctx, w, a, err)
 		return
 	}
+	if err := b.from(a); err != nil {
+		b.refuse(ctx, w, a, err)
+		return
+	}
 	rep := b.handle(ctx, a)
 	attrs := []any{"type", a.Type, "name", a.Name, "id", a.ID, "conversation", a.Conversation.ID, "status", rep.status, "result", rep.result}
 	if rep.err != nil {
@@ -150,6 +159,23 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, rep.status, rep.body)
+}
+
+// from refuses activities that are not from Microsoft Teams in the bot's
+// tenant: other channels of the Azure Bot resource (Web Chat, Direct Line)
+// let their clients say who is speaking.
+func (b *Bot) from(a *activity) error {
+	if a.ChannelID != "msteams" {
+		return forbidden("only Microsoft Teams activities are taken, not channel %q", a.ChannelID)
+	}
+	if _, err := uuid.Parse(b.o.TenantID); err != nil {
+		return nil
+	}
+	tenant := first(a.Conversation.TenantID, a.ChannelData.Tenant.ID)
+	if !strings.EqualFold(tenant, b.o.TenantID) {
+		return forbidden("the activity comes from tenant %q, not the bot's", tenant)
+	}
+	return nil
 }
 
 // refuse answers a request whose token does not do, or could not be
@@ -200,10 +226,7 @@ func (b *Bot) handle(ctx context.Context, a *activity) reply {
 			return reply{status: http.StatusNotImplemented, result: "ignored: invoke not handled"}
 		}
 		return b.action(ctx, a)
-	case "message":
-		// Someone mentioned the bot; it has nothing to say.
-		return reply{status: http.StatusOK, result: "ignored"}
-	default:
+	default: // messages (someone mentioned the bot) and other activities
 		return reply{status: http.StatusOK, result: "ignored"}
 	}
 }

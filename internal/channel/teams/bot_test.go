@@ -91,7 +91,7 @@ type botEnv struct {
 func newBotEnv(t *testing.T) *botEnv {
 	t.Helper()
 	ms := newFakeMS(t)
-	ms.members["29:alice"] = Member{ID: "29:alice", Name: "Alice Example", AADObjectID: "aad-alice", Email: "alice@corp.example", UserPrincipalName: "alice@corp.onmicrosoft.com"}
+	ms.members["29:alice"] = Member{ID: "29:alice", Name: "Alice Example", AADObjectID: "aad-alice", Email: "alice.example@mail.example", UserPrincipalName: "alice@corp.example"}
 	ms.members["29:bob"] = Member{ID: "29:bob", Name: "Bob", AADObjectID: "aad-bob", UserPrincipalName: "bob@corp.example"}
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -102,6 +102,7 @@ func newBotEnv(t *testing.T) *botEnv {
 	e := &botEnv{ms: ms, clock: c, store: st, gates: &fakeGates{infos: map[string]gates.Info{"g1": testInfo("pending")}}, logs: &bytes.Buffer{}}
 	e.bot = NewBot(BotOptions{
 		AppID:     testAppID,
+		TenantID:  testTenant,
 		Verifier:  NewVerifier(ms.OpenIDURL(), testAppID, ms.srv.Client(), c.Now),
 		Connector: ms.newConnector(c),
 		Store:     st,
@@ -190,7 +191,7 @@ func TestBotInvokeResults(t *testing.T) {
 			}
 			wantAnswer := []gates.Answer{{
 				ID:       "teams:f:act-1",
-				Actor:    approval.Actor{TeamsID: "aad-alice", Name: "Alice", Email: "alice@corp.example"},
+				Actor:    approval.Actor{TeamsID: "aad-alice", Name: "Alice Example", Email: "alice@corp.example"},
 				Via:      approval.ViaTeams,
 				Decision: approval.Decision(tt.verb),
 				Fields:   wantFields,
@@ -243,6 +244,7 @@ func TestBotInvokeErrors(t *testing.T) {
 		{"unreadable value", strings.Replace(invoke("approve", `{}`), `"value": {"action"`, `"value": {"action": 1, "x"`, 1), nil, 400, "could not be read"},
 		{"gone while answering", invoke("approve", `{"_gate": "g1"}`), func(e *botEnv) { e.gates.err = gates.ErrNotFound }, 400, "does not know the approval gate g1"},
 		{"store failure", invoke("approve", `{"_gate": "g1"}`), func(e *botEnv) { e.gates.err = errors.New("database is locked") }, 500, "Please try again"},
+		{"activity claims another member", strings.Replace(invoke("approve", `{"_gate": "g1"}`), `"aadObjectId": "aad-alice"`, `"aadObjectId": "aad-bob"`, 1), nil, 403, "could not tell who you are"},
 		{"member lookup fails", invoke("approve", `{"_gate": "g1"}`), func(e *botEnv) {
 			e.ms.fail("GET", "/amer/v3/conversations/19:rel@thread.tacv2;messageid=1700000000000/members/29:alice", answer{status: 503})
 		}, 500, "Please try again"},
@@ -286,6 +288,9 @@ func TestBotInvokeErrors(t *testing.T) {
 // it.
 func TestBotRefusesUnverified(t *testing.T) {
 	t.Parallel()
+	good := func(e *botEnv, t *testing.T) string {
+		return "Bearer " + e.ms.jwtFor(t, "k1", claimsAt(e.clock.Now(), e.ms.ServiceURL()))
+	}
 	activity := invoke("approve", `{"_gate": "g1"}`)
 	addedToChat := `{"type": "conversationUpdate", "id": "f:1", "channelId": "msteams", "serviceUrl": "SERVICE_URL",
 		"membersAdded": [{"id": "28:` + testAppID + `"}], "recipient": {"id": "28:` + testAppID + `"},
@@ -309,6 +314,8 @@ func TestBotRefusesUnverified(t *testing.T) {
 		{"key not endorsed for msteams", addedToChat, func(e *botEnv, t *testing.T) string {
 			return "Bearer " + e.ms.jwtFor(t, "k2", claimsAt(e.clock.Now(), e.ms.ServiceURL()))
 		}, 403},
+		{"another channel, whose clients say who they are", strings.Replace(activity, `"channelId": "msteams"`, `"channelId": "webchat"`, 1), good, 403},
+		{"another tenant", strings.ReplaceAll(activity, testTenant, "72f988bf-86f1-41af-91ab-2d7cd011db47"), good, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,9 +350,9 @@ func TestBotRequests(t *testing.T) {
 		{"not JSON", "hello", 400},
 		{"no type", `{"id": "1"}`, 400},
 		{"too large", `{"type": "message", "text": "` + strings.Repeat("x", maxActivityBytes) + `"}`, 413},
-		{"message", `{"type": "message", "id": "1", "channelId": "msteams", "serviceUrl": "SERVICE_URL", "text": "<at>Gatehouse</at> hi"}`, 200},
-		{"typing", `{"type": "typing", "channelId": "msteams", "serviceUrl": "SERVICE_URL"}`, 200},
-		{"another invoke", `{"type": "invoke", "name": "task/fetch", "channelId": "msteams", "serviceUrl": "SERVICE_URL"}`, 501},
+		{"message", `{"type": "message", "id": "1", "channelId": "msteams", "serviceUrl": "SERVICE_URL", "text": "<at>Gatehouse</at> hi", "channelData": {"tenant": {"id": "` + testTenant + `"}}}`, 200},
+		{"typing", `{"type": "typing", "channelId": "msteams", "serviceUrl": "SERVICE_URL", "channelData": {"tenant": {"id": "` + testTenant + `"}}}`, 200},
+		{"another invoke", `{"type": "invoke", "name": "task/fetch", "channelId": "msteams", "serviceUrl": "SERVICE_URL", "channelData": {"tenant": {"id": "` + testTenant + `"}}}`, 501},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -421,7 +428,7 @@ func TestBotConversationEvents(t *testing.T) {
 			[]store.Conversation{chat, personal}},
 		{"removed from the group chat", `{"type": "conversationUpdate", "id": "f:4", "channelId": "msteams", "serviceUrl": "SERVICE_URL",
 			"membersRemoved": [` + bot + `], "recipient": {"id": "28:` + testAppID + `"},
-			"conversation": {"id": "19:chat@thread.v2", "conversationType": "groupChat", "isGroup": true}}`,
+			"conversation": {"id": "19:chat@thread.v2", "conversationType": "groupChat", "isGroup": true, "tenantId": "` + testTenant + `"}}`,
 			[]store.Conversation{personal}},
 	}
 	for _, s := range steps {

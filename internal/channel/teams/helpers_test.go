@@ -19,7 +19,7 @@ import (
 
 const (
 	testAppID  = "00000000-0000-4000-8000-0000000000b0"
-	testTenant = "tenant-1"
+	testTenant = "0c0ffee0-0000-4000-8000-00000000beef"
 	testSecret = "app-password"
 )
 

@@ -80,7 +80,19 @@ func (b *Bot) action(ctx context.Context, a *activity) reply {
 	if err != nil {
 		return internalError(err)
 	}
-	actor := approval.Actor{TeamsID: first(a.From.AADObjectID, m.AADObjectID), Name: first(a.From.Name, m.Name), Email: first(m.Email, m.UserPrincipalName)}
+	// Who clicked is what the tenant's directory says of the member, never
+	// what the activity claims; the user principal name is in a verified
+	// domain, the mail attribute need not be.
+	if m.AADObjectID == "" || (a.From.AADObjectID != "" && !strings.EqualFold(a.From.AADObjectID, m.AADObjectID)) {
+		return reply{
+			status: http.StatusOK,
+			body: invokeResponse{StatusCode: http.StatusForbidden, Type: errorType, Value: invokeError{
+				Code: "Forbidden", Message: "Gatehouse could not tell who you are from your organization's directory.",
+			}},
+			result: "refused: the member's directory entry does not match the activity",
+		}
+	}
+	actor := approval.Actor{TeamsID: m.AADObjectID, Name: first(m.Name, a.From.Name), Email: first(m.UserPrincipalName, m.Email)}
 	answered, err := b.o.Gates.Answer(ctx, gateID, gates.Answer{
 		ID:       "teams:" + a.ID,
 		Actor:    actor,

@@ -165,7 +165,9 @@ func (v *Verifier) key(ctx context.Context, kid string) (signingKey, error) {
 	if (stale || !ok) && (v.tried.IsZero() || now.Sub(v.tried) >= refetchInterval) {
 		v.tried = now
 		var keys map[string]signingKey
-		if keys, err = v.fetch(ctx); err == nil {
+		// Not the request's context: a client that hangs up must not
+		// leave every activity without keys for a minute.
+		if keys, err = v.fetch(context.WithoutCancel(ctx)); err == nil {
 			v.keys, v.fetched = keys, now
 			k, ok = keys[kid]
 		}
