@@ -1,54 +1,16 @@
 package card
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/gatehouse-ci/gatehouse/internal/conformance"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// compileCardSchema compiles the upstream Adaptive Card 1.5 schema, a
-// draft-06 schema (its "$schema" says so) whose root names itself with "id"
-// and whose references are all "#/definitions/…". It is added under that id
-// so that nothing is fetched; the compiler checks it against the draft-06
-// metaschema and asserts its "format" keywords, as draft-06 does.
-func compileCardSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	path := conformance.File(t, "microsoft-adaptivecards/schemas/1.5.0/adaptive-card.json")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(schemaURL, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(schemaURL)
-	if err != nil {
-		t.Fatalf("compile the Adaptive Card schema: %v", err)
-	}
-	return s
-}
-
-func validate(s *jsonschema.Schema, raw []byte) error {
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	return s.Validate(v)
-}
-
 func TestCardsConformToSchema(t *testing.T) {
-	s := compileCardSchema(t)
+	s := conformance.AdaptiveCard15(t)
 	cards := allCards(t)
 	g := bigGate(t)
 	for name, build := range map[string]func() (json.RawMessage, error){
@@ -64,7 +26,7 @@ func TestCardsConformToSchema(t *testing.T) {
 	}
 	for name, raw := range cards {
 		t.Run(name, func(t *testing.T) {
-			if err := validate(s, raw); err != nil {
+			if err := conformance.Validate(s, raw); err != nil {
 				t.Errorf("card does not conform to the Adaptive Card 1.5 schema: %v\n%s", err, raw)
 			}
 		})
@@ -74,7 +36,7 @@ func TestCardsConformToSchema(t *testing.T) {
 // TestSchemaAcceptsSamples shows that the compiled schema accepts the
 // upstream 1.5 samples.
 func TestSchemaAcceptsSamples(t *testing.T) {
-	s := compileCardSchema(t)
+	s := conformance.AdaptiveCard15(t)
 	dir := filepath.Dir(conformance.File(t, "microsoft-adaptivecards/samples/v1.5/Elements/Action.Execute.Mode.json"))
 	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(paths) == 0 {
@@ -86,7 +48,7 @@ func TestSchemaAcceptsSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validate(s, raw); err != nil {
+			if err := conformance.Validate(s, raw); err != nil {
 				t.Errorf("sample does not validate: %v", err)
 			}
 		})
@@ -95,7 +57,7 @@ func TestSchemaAcceptsSamples(t *testing.T) {
 
 // TestSchemaRejectsBrokenCards shows that the conformance check can fail.
 func TestSchemaRejectsBrokenCards(t *testing.T) {
-	s := compileCardSchema(t)
+	s := conformance.AdaptiveCard15(t)
 	pending, err := Pending(gate(t, everyType))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +97,7 @@ func TestSchemaRejectsBrokenCards(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validate(s, raw); err == nil {
+			if err := conformance.Validate(s, raw); err == nil {
 				t.Errorf("broken card validates:\n%s", raw)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehouse-ci/gatehouse/internal/audit"
+	"github.com/gatehouse-ci/gatehouse/internal/conformance"
 	"github.com/gatehouse-ci/gatehouse/internal/msemu"
 )
 
@@ -77,6 +78,22 @@ func TestTeamsCardApproves(t *testing.T) {
 	if got := actions(updated); len(got) != 0 || !strings.Contains(text(updated), "Approved by alice") {
 		t.Errorf("updated card: actions %q, text:\n%s", got, text(updated))
 	}
+
+	t.Run("the cards conform to Adaptive Cards 1.5", func(t *testing.T) {
+		schema := conformance.AdaptiveCard15(t)
+		for name, c := range map[string][]byte{"posted": card, "answer": answer.Value, "updated": updated} {
+			if err := conformance.Validate(schema, c); err != nil {
+				t.Errorf("the %s card: %v", name, err)
+			}
+		}
+		for _, p := range tw.ms.Activities(tw.releases.ID) {
+			for _, a := range append([]json.RawMessage{p.Activity}, p.Updates...) {
+				if len(a) >= 28*1024 {
+					t.Errorf("a message of %d bytes, over Teams' 28 KB", len(a))
+				}
+			}
+		}
+	})
 }
 
 func TestTeamsRefusesForgedActivities(t *testing.T) {
@@ -226,6 +243,11 @@ func TestTeamsWorkflowsWebhookWithGitHubSignIn(t *testing.T) {
 	if link == "" || len(posts) != 1 {
 		t.Fatalf("%d posts; the card has no response link: %q", len(posts), openURLs(card))
 	}
+	t.Run("the card conforms to Adaptive Cards 1.5", func(t *testing.T) {
+		if err := conformance.Validate(conformance.AdaptiveCard15(t), card); err != nil {
+			t.Error(err)
+		}
+	})
 
 	// frank, who may not approve, signs in and is refused.
 	frank := newBrowser(t)
