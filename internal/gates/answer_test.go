@@ -142,7 +142,7 @@ func TestAnswerRefusals(t *testing.T) {
 	if _, err := f.svc.Answer(ctx, reg.Gate.ID, teamsAnswer("teams:1", approval.Actor{Login: "alice"}, "maybe", nil)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad decision: %v, want ErrInvalid", err)
 	}
-	f.clock.advance(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	got, err := f.svc.Answer(ctx, reg.Gate.ID, teamsAnswer("teams:2", approval.Actor{Login: "alice"}, approval.Approve, nil))
 	if err != nil || got.Result != Closed {
 		t.Errorf("after the deadline: %s, %v; want closed", got.Result, err)

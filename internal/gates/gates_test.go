@@ -77,7 +77,7 @@ func TestRegisterIsIdempotent(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("first registration: created %v, %v", created, err)
 	}
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	again, created, err := f.svc.Register(context.Background(), claimsFor(r), r)
 	if err != nil || created {
 		t.Fatalf("second registration: created %v, %v", created, err)
@@ -88,7 +88,7 @@ func TestRegisterIsIdempotent(t *testing.T) {
 	if first.Gate.ID != api.GateID(testRepo, 9001, 1, "ship/gate") || first.PollToken == "" {
 		t.Errorf("gate %q token %q", first.Gate.ID, first.PollToken)
 	}
-	if want := f.clock.now().Add(-time.Minute).Add(time.Hour); !first.Gate.Deadline.Equal(want) {
+	if want := f.clock.Now().Add(-time.Minute).Add(time.Hour); !first.Gate.Deadline.Equal(want) {
 		t.Errorf("deadline %v, want %v", first.Gate.Deadline, want)
 	}
 
@@ -322,7 +322,7 @@ func TestTimeouts(t *testing.T) {
 	f := newFixture(t)
 	approve := f.register(func(r *api.Register) { r.OnTimeout = "approve"; r.TimeoutSeconds = 60 })
 	reject := f.register(func(r *api.Register) { r.Key, r.IssueNumber, r.TimeoutSeconds = "other", 2, 120 })
-	f.clock.advance(90 * time.Second)
+	f.clock.Advance(90 * time.Second)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -331,7 +331,7 @@ func TestTimeouts(t *testing.T) {
 	if g := f.view(reject.Gate.ID, reject.PollToken); g.Status != "pending" {
 		t.Errorf("a gate before its deadline: %s", g.Status)
 	}
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	f.svc.wakeTimeouts <- struct{}{}
 	waitUntil(t, func() bool { return f.view(reject.Gate.ID, reject.PollToken).Status == "timed_out" })
 	cancel()
@@ -375,7 +375,7 @@ func TestCatchUpOnRegister(t *testing.T) {
 	f.gh.fail = nil
 	f.gh.mu.Unlock()
 	// The failed catch-up is claimed again once its lease runs out.
-	f.clock.advance(deliveryLease)
+	f.clock.Advance(deliveryLease)
 	waitUntil(t, func() bool { return f.view(reg.Gate.ID, reg.PollToken).Status == "approved" })
 	if g := f.view(reg.Gate.ID, reg.PollToken); g.Fields["rollout"] != int64(30) || g.DecidedBy != "alice" {
 		t.Errorf("a comment made before registration was not counted: %+v", g)

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/outbox"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 	"github.com/gatehouse-ci/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 const (
@@ -73,25 +74,12 @@ func (f *fakeGitHub) IssueComments(context.Context, int64, string, string, int) 
 	return f.comments, nil
 }
 
-// clock is a settable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	t     *testing.T
 	svc   *Service
 	store *sqlite.Store
 	gh    *fakeGitHub
-	clock *clock
+	clock *testclock.Clock
 	kicks int
 	// lastID numbers comments and deliveries.
 	lastID int64
@@ -104,10 +92,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, store: st, gh: newFakeGitHub(), clock: &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}}
+	f := &fixture{t: t, store: st, gh: newFakeGitHub(), clock: testclock.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))}
 	f.svc = New(Options{
 		Store: st, GitHub: f.gh, SecretKey: []byte("0123456789abcdef0123456789abcdef"),
-		Kick: func() { f.kicks++ }, Now: f.clock.now,
+		Kick: func() { f.kicks++ }, Now: f.clock.Now,
 	})
 	return f
 }
@@ -151,7 +139,7 @@ func (f *fixture) comment(login, body string) *github.IssueComment {
 	if strings.HasSuffix(login, "[bot]") {
 		typ = "Bot"
 	}
-	at := github.Timestamp{Time: f.clock.now()}
+	at := github.Timestamp{Time: f.clock.Now()}
 	return &github.IssueComment{
 		ID: github.Int64(id), Body: github.String(body), CreatedAt: &at, UpdatedAt: &at,
 		HTMLURL: github.String(fmt.Sprintf("https://github.com/octo-org/deploy/issues/1#issuecomment-%d", id)),
@@ -178,7 +166,7 @@ func (f *fixture) process(event string, payload any) string {
 		f.t.Fatal(err)
 	}
 	f.lastID++
-	result, err := f.svc.Process(context.Background(), store.Delivery{ID: fmt.Sprint(f.lastID), Event: event, Payload: data, ReceivedAt: f.clock.now()})
+	result, err := f.svc.Process(context.Background(), store.Delivery{ID: fmt.Sprint(f.lastID), Event: event, Payload: data, ReceivedAt: f.clock.Now()})
 	if err != nil {
 		f.t.Fatalf("process %s: %v", event, err)
 	}
@@ -241,5 +229,5 @@ func (f *fixture) delivery(c *github.IssueComment) store.Delivery {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.Delivery{ID: "d-" + fmt.Sprint(c.GetID()), Event: "issue_comment", Payload: data, ReceivedAt: f.clock.now()}
+	return store.Delivery{ID: "d-" + fmt.Sprint(c.GetID()), Event: "issue_comment", Payload: data, ReceivedAt: f.clock.Now()}
 }

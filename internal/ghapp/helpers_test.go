@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-ci/gatehouse/internal/ghclient"
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 const (
@@ -32,31 +33,11 @@ var testKeyPEM = sync.OnceValues(func() ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), nil
 })
 
-// clock is a settable clock shared by the emulator and the code under test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
 // world is GitHub with the App installed on acme/app (not on acme/site);
 // team acme/release has bob active and carol pending; dave is in no team.
 type world struct {
 	emu   *ghemu.Emulator
-	clock *clock
+	clock *testclock.Clock
 	inst  int64
 	key   []byte
 }
@@ -65,7 +46,7 @@ func newWorld(t *testing.T, emuOpts ghemu.Options) *world {
 	t.Helper()
 	key, err := testKeyPEM()
 	check(t, err)
-	w := &world{clock: &clock{now: time.Now()}, key: key}
+	w := &world{clock: testclock.New(time.Now()), key: key}
 	emuOpts.AppID, emuOpts.AppSlug, emuOpts.AppPrivateKeyPEM, emuOpts.Now = testAppID, "gatehouse-test", key, w.clock.Now
 	w.emu, err = ghemu.New(emuOpts)
 	check(t, err)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 const (
@@ -51,26 +53,6 @@ func keySource(t *testing.T) func() (*rsa.PrivateKey, error) {
 	}
 }
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func start(t *testing.T, opts Options) *Emulator {
 	t.Helper()
 	if opts.GenerateKey == nil {
@@ -99,7 +81,7 @@ func start(t *testing.T, opts Options) *Emulator {
 // carol is in the tenant but not in the team.
 type world struct {
 	emu               *Emulator
-	clock             *clock
+	clock             *testclock.Clock
 	alice, bob, carol Member
 	team              Team
 	deploys           string // the Deploys channel id
@@ -108,7 +90,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	c := newClock()
+	c := testclock.New(time.Now().Truncate(time.Second))
 	w := &world{emu: start(t, Options{Now: c.Now}), clock: c}
 	check(t, w.emu.AddApp(w.emu.TenantID(), botID, botSecret))
 	w.alice = must[Member](t)(w.emu.AddUser(Member{Name: "Alice Example", Email: "alice@corp.example", UserPrincipalName: "alice@corp.example", GivenName: "Alice", Surname: "Example"}))

@@ -13,6 +13,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 // keySet reads a published JWKS; go-jose checks that each key's x5c and
@@ -65,7 +67,7 @@ func verifyIssued(t *testing.T, emu *Emulator, tenant, token string) accessClaim
 
 func TestTokenIssued(t *testing.T) {
 	t.Parallel()
-	c := newClock()
+	c := testclock.New(time.Now().Truncate(time.Second))
 	emu := start(t, Options{Now: c.Now, TokenLifetime: 90 * time.Second})
 	check(t, emu.AddApp("contoso.onmicrosoft.com", "mail-app", "s3cret/+="))
 	check(t, emu.AddApp(emu.TenantID(), botID, botSecret))

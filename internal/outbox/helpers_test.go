@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/ghclient"
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 const (
@@ -128,24 +129,6 @@ func (s *fakeStore) Outbox(ctx context.Context, gateID string) ([]store.OutboxIt
 	return out, nil
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -168,7 +151,7 @@ func (b *syncBuffer) String() string {
 // alice writes, the outbox in memory, and a worker over both.
 type env struct {
 	emu   *ghemu.Emulator
-	clock *clock
+	clock *testclock.Clock
 	store *fakeStore
 	apps  ghapp.Options
 	inst  int64
@@ -184,7 +167,7 @@ func newEnv(t *testing.T) *env {
 	key, err := testKeyPEM()
 	check(t, err)
 	e := &env{
-		clock:    &clock{now: time.Now()},
+		clock:    testclock.New(time.Now()),
 		store:    &fakeStore{},
 		logs:     &syncBuffer{},
 		observed: map[string]int{},

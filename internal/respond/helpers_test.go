@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
 	"github.com/gatehouse-ci/gatehouse/internal/gates"
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
@@ -64,24 +65,6 @@ func (f *fakeGates) got() []gates.Answer {
 	return append([]gates.Answer(nil), f.answers...)
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is the app's response pages on loopback, with the GitHub emulator
 // for sign-in and a fake gates service holding gate "g1" (and "g2").
 type env struct {
@@ -89,7 +72,7 @@ type env struct {
 	srv     *httptest.Server
 	gates   *fakeGates
 	links   *Links
-	clock   *clock
+	clock   *testclock.Clock
 	logs    *syncBuffer
 	browser *browser
 }
@@ -172,7 +155,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	e := &env{emu: emu, clock: &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	e := &env{emu: emu, clock: testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
 	deadline := e.clock.Now().Add(24 * time.Hour)
 	e.gates = &fakeGates{infos: map[string]gates.Info{
 		"g1": testInfo("g1", testSchema(t), deadline),

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/gates"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 	"github.com/gatehouse-ci/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 // fakeGates answers as its fields say and records the answers.
@@ -81,7 +82,7 @@ func testInfo(status string) gates.Info {
 // fake gates.
 type botEnv struct {
 	ms    *fakeMS
-	clock *clock
+	clock *testclock.Clock
 	store *sqlite.Store
 	gates *fakeGates
 	bot   *Bot
@@ -98,7 +99,7 @@ func newBotEnv(t *testing.T) *botEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c := newClock(time.Now().UTC().Truncate(time.Millisecond))
+	c := testclock.New(time.Now().UTC().Truncate(time.Millisecond))
 	e := &botEnv{ms: ms, clock: c, store: st, gates: &fakeGates{infos: map[string]gates.Info{"g1": testInfo("pending")}}, logs: &bytes.Buffer{}}
 	e.bot = NewBot(BotOptions{
 		AppID:     testAppID,

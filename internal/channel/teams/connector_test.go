@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 var testCard = json.RawMessage(`{"type":"AdaptiveCard","version":"1.5","body":[{"type":"TextBlock","text":"Deploy?"}]}`)
@@ -18,7 +20,7 @@ func TestConnectorCalls(t *testing.T) {
 	ms := newFakeMS(t)
 	ms.members["29:alice"] = Member{ID: "29:alice", Name: "Alice", AADObjectID: "aad-alice", Email: "alice@corp.example", UserPrincipalName: "alice@corp.example"}
 	ms.channels["19:team@thread.tacv2"] = []Channel{{ID: "19:team@thread.tacv2"}, {ID: "19:rel@thread.tacv2", Name: "releases"}}
-	c := ms.newConnector(newClock(time.Now()))
+	c := ms.newConnector(testclock.New(time.Now()))
 	ctx := t.Context()
 	conv := "19:rel@thread.tacv2;messageid=17"
 
@@ -69,7 +71,7 @@ func TestConnectorCalls(t *testing.T) {
 
 func TestConnectorTokenRefreshedAfterExpiry(t *testing.T) {
 	ms := newFakeMS(t)
-	c := newClock(time.Now())
+	c := testclock.New(time.Now())
 	conn := ms.newConnector(c)
 	send := func() {
 		t.Helper()
@@ -78,9 +80,9 @@ func TestConnectorTokenRefreshedAfterExpiry(t *testing.T) {
 		}
 	}
 	send()
-	c.Add(58 * time.Minute)
+	c.Advance(58 * time.Minute)
 	send()
-	c.Add(2 * time.Minute) // within a minute of the hour's expiry
+	c.Advance(2 * time.Minute) // within a minute of the hour's expiry
 	send()
 	var auths []string
 	for _, cl := range ms.Calls() {
@@ -94,7 +96,7 @@ func TestConnectorTokenRefreshedAfterExpiry(t *testing.T) {
 // A token the Connector refuses is dropped: the next call gets another.
 func TestConnectorDropsRefusedToken(t *testing.T) {
 	ms := newFakeMS(t)
-	conn := ms.newConnector(newClock(time.Now()))
+	conn := ms.newConnector(testclock.New(time.Now()))
 	if _, err := conn.SendCard(t.Context(), ms.ServiceURL(), "19:c", testCard); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func TestConnectorErrors(t *testing.T) {
 			t.Parallel()
 			ms := newFakeMS(t)
 			ms.fail("POST", "/amer/v3/conversations/19:c/activities", tt.a)
-			_, err := ms.newConnector(newClock(time.Now())).SendCard(t.Context(), ms.ServiceURL(), "19:c", testCard)
+			_, err := ms.newConnector(testclock.New(time.Now())).SendCard(t.Context(), ms.ServiceURL(), "19:c", testCard)
 			var he *HTTPError
 			if !errors.As(err, &he) {
 				t.Fatalf("SendCard: %v, want an *HTTPError", err)
@@ -165,7 +167,7 @@ func TestRetryAfterDate(t *testing.T) {
 func TestConnectorTokenError(t *testing.T) {
 	ms := newFakeMS(t)
 	ms.tokenStatus = http.StatusUnauthorized
-	_, err := ms.newConnector(newClock(time.Now())).SendCard(t.Context(), ms.ServiceURL(), "19:c", testCard)
+	_, err := ms.newConnector(testclock.New(time.Now())).SendCard(t.Context(), ms.ServiceURL(), "19:c", testCard)
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("SendCard with bad credentials: %v, want the token endpoint's 401", err)
@@ -227,7 +229,7 @@ func TestConnectorRefusesServiceURLBeforeToken(t *testing.T) {
 func TestConnectorMessageTooLarge(t *testing.T) {
 	ms := newFakeMS(t)
 	big := json.RawMessage(`{"type":"AdaptiveCard","body":[{"type":"TextBlock","text":"` + strings.Repeat("x", MaxMessageBytes) + `"}]}`)
-	_, err := ms.newConnector(newClock(time.Now())).SendCard(t.Context(), ms.ServiceURL(), "19:c", big)
+	_, err := ms.newConnector(testclock.New(time.Now())).SendCard(t.Context(), ms.ServiceURL(), "19:c", big)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("SendCard of a large card: %v, want ErrTooLarge", err)
 	}

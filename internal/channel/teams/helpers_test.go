@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 const (
@@ -35,26 +37,6 @@ var testKeys = sync.OnceValue(func() []*rsa.PrivateKey {
 	}
 	return keys
 })
-
-// clock is a clock the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // signingKey of the fake key set.
 type fakeKey struct {
@@ -266,7 +248,7 @@ func (f *fakeMS) TokenForms() []map[string]string {
 }
 
 // connector returns a Connector of the fake, on the clock c.
-func (f *fakeMS) newConnector(c *clock) *Connector {
+func (f *fakeMS) newConnector(c *testclock.Clock) *Connector {
 	return NewConnector(ConnectorOptions{
 		AuthorityURL:      f.srv.URL,
 		TenantID:          testTenant,

@@ -18,13 +18,14 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/gates"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 	"github.com/gatehouse-ci/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 // performerEnv is a Performer on a fake of the Microsoft services, a
 // webhook server, a SQLite store and fake gates.
 type performerEnv struct {
 	ms       *fakeMS
-	clock    *clock
+	clock    *testclock.Clock
 	store    *sqlite.Store
 	gates    *fakeGates
 	hook     *[]string
@@ -43,7 +44,7 @@ func newPerformerEnv(t *testing.T, webhookStatus int) *performerEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c := newClock(time.Now().UTC().Truncate(time.Millisecond))
+	c := testclock.New(time.Now().UTC().Truncate(time.Millisecond))
 	// Cards belong to a stored gate.
 	if _, _, err := st.CreateGate(t.Context(), store.Gate{
 		ID: "g1", Repository: "acme/app", InstallationID: 1, RunID: 1, RunAttempt: 1, Key: "deploy",

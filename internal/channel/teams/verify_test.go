@@ -10,6 +10,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse-ci/gatehouse/internal/testclock"
 )
 
 var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -79,7 +81,7 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			v := NewVerifier(ms.OpenIDURL(), testAppID, ms.srv.Client(), newClock(testNow).Now)
+			v := NewVerifier(ms.OpenIDURL(), testAppID, ms.srv.Client(), testclock.New(testNow).Now)
 			token, err := v.Verify(t.Context(), tt.header(t))
 			if err == nil {
 				err = token.Check(tt.serviceURL, tt.channel)
@@ -120,7 +122,7 @@ func forge(t *testing.T, kid string, claims map[string]any) string {
 // minute; a key added meanwhile is then accepted.
 func TestVerifyUnknownKeyRefetches(t *testing.T) {
 	ms := newFakeMS(t)
-	c := newClock(testNow)
+	c := testclock.New(testNow)
 	v := NewVerifier(ms.OpenIDURL(), testAppID, ms.srv.Client(), c.Now)
 	verify := func(kid string) error {
 		_, err := v.Verify(t.Context(), "Bearer "+ms.jwtFor(t, kid, claimsAt(c.Now(), ms.ServiceURL())))
@@ -148,7 +150,7 @@ func TestVerifyUnknownKeyRefetches(t *testing.T) {
 		{"known keys a day later: fetched again", 24 * time.Hour, "k1", 5, 0},
 	}
 	for _, s := range steps {
-		c.Add(s.advance)
+		c.Advance(s.advance)
 		if s.kid == "k4" {
 			ms.mu.Lock()
 			ms.keys = append(ms.keys, fakeKey{kid: "k4", priv: testKeys()[2], endorsements: []string{"msteams"}})
@@ -172,7 +174,7 @@ func TestVerifyUnknownKeyRefetches(t *testing.T) {
 // fetched before stay in use when a later fetch fails.
 func TestVerifyKeysUnavailable(t *testing.T) {
 	ms := newFakeMS(t)
-	c := newClock(testNow)
+	c := testclock.New(testNow)
 	v := NewVerifier(ms.OpenIDURL(), testAppID, ms.srv.Client(), c.Now)
 	header := func() string { return "Bearer " + ms.jwtFor(t, "k1", claimsAt(c.Now(), ms.ServiceURL())) }
 
@@ -184,13 +186,13 @@ func TestVerifyKeysUnavailable(t *testing.T) {
 	}
 
 	ms.setMetaStatus(0)
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	if _, err := v.Verify(t.Context(), header()); err != nil {
 		t.Fatalf("Verify once the metadata is back: %v", err)
 	}
 
 	ms.setMetaStatus(http.StatusServiceUnavailable)
-	c.Add(25 * time.Hour)
+	c.Advance(25 * time.Hour)
 	if _, err := v.Verify(t.Context(), header()); err != nil {
 		t.Errorf("Verify with stale keys and the metadata down: %v", err)
 	}
@@ -200,7 +202,7 @@ func TestVerifyNeedsAppID(t *testing.T) {
 	ms := newFakeMS(t)
 	claims := claimsAt(testNow, ms.ServiceURL())
 	claims["aud"] = ""
-	v := NewVerifier(ms.OpenIDURL(), "", ms.srv.Client(), newClock(testNow).Now)
+	v := NewVerifier(ms.OpenIDURL(), "", ms.srv.Client(), testclock.New(testNow).Now)
 	if _, err := v.Verify(t.Context(), "Bearer "+ms.jwtFor(t, "k1", claims)); err == nil {
 		t.Fatal("a verifier without an app id accepted a token")
 	}
@@ -210,7 +212,7 @@ func TestVerifyNeedsAppID(t *testing.T) {
 // them, beside the standard JWK members.
 func TestVerifyReadsEndorsements(t *testing.T) {
 	ms := newFakeMS(t)
-	v := NewVerifier(ms.OpenIDURL(), testAppID, ms.srv.Client(), newClock(testNow).Now)
+	v := NewVerifier(ms.OpenIDURL(), testAppID, ms.srv.Client(), testclock.New(testNow).Now)
 	keys, err := v.fetch(t.Context())
 	if err != nil {
 		t.Fatal(err)
