@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -30,19 +29,9 @@ type channels struct {
 	webhooks  *teams.Webhooks
 	links     *respond.Links
 	resolver  gates.Channels // nil when neither the bot nor a webhook is set up
-	// svc, bot and pages are set by connect; bot and pages stay nil when
-	// not set up.
-	svc   *gates.Service
+	// bot and pages are set by connect, and stay nil when not set up.
 	bot   http.Handler
 	pages http.Handler
-}
-
-// lateInfos describes gates through the service once connect has given it:
-// the outbox worker is built before the service.
-type lateInfos struct{ c *channels }
-
-func (l lateInfos) Info(ctx context.Context, id string) (gates.Info, error) {
-	return l.c.svc.Info(ctx, id)
 }
 
 func newChannels(cfg config.Config, st *sqlite.Store, log *slog.Logger) *channels {
@@ -68,9 +57,9 @@ func newChannels(cfg config.Config, st *sqlite.Store, log *slog.Logger) *channel
 }
 
 // handlers perform the Teams items of the outbox.
-func (c *channels) handlers() map[string]outbox.Handler {
+func (c *channels) handlers(svc *gates.Service) map[string]outbox.Handler {
 	performer := teams.NewPerformer(teams.PerformerOptions{
-		Connector: c.connector, Webhooks: c.webhooks, Store: c.store, Gates: lateInfos{c},
+		Connector: c.connector, Webhooks: c.webhooks, Store: c.store, Gates: svc,
 		RespondURL: func(g gates.Info) (string, error) { return c.links.Channel(g.ID, g.Deadline), nil },
 	})
 	return map[string]outbox.Handler{
@@ -81,7 +70,6 @@ func (c *channels) handlers() map[string]outbox.Handler {
 // connect builds the parts that answer people, which need the gates
 // service.
 func (c *channels) connect(svc *gates.Service) {
-	c.svc = svc
 	if c.cfg.TeamsBot() {
 		c.bot = teams.NewBot(teams.BotOptions{
 			AppID:     c.cfg.TeamsAppID,

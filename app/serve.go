@@ -71,12 +71,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 		return fmt.Errorf("GitHub App: %w", err)
 	}
 	ch := newChannels(cfg, st, log)
-	worker := outbox.NewWorker(outbox.Options{
-		Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log, Handlers: ch.handlers(),
-	})
+	// The service kicks the worker, whose Teams handlers read the service.
+	var worker *outbox.Worker
 	svc := gates.New(gates.Options{
-		Store: st, GitHub: apps, SecretKey: cfg.SecretKey, Kick: worker.Kick, Metrics: met, Logger: log,
+		Store: st, GitHub: apps, SecretKey: cfg.SecretKey, Kick: func() { worker.Kick() }, Metrics: met, Logger: log,
 		Identities: cfg.Identities, Channels: ch.resolver,
+	})
+	worker = outbox.NewWorker(outbox.Options{
+		Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log, Handlers: ch.handlers(svc),
 	})
 	ch.connect(svc)
 	verifier, err := oidc.NewVerifier(ctx, cfg.OIDCIssuer, cfg.Audience())
