@@ -275,9 +275,6 @@ func appModeChecks(c *Config, input, env func(name, def string) string, fail fun
 	if env("ACTIONS_ID_TOKEN_REQUEST_URL", "") == "" || env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "") == "" {
 		fail("app-url: app mode signs in to the app with the job's OIDC token, but the runner gave none (no ACTIONS_ID_TOKEN_REQUEST_URL): give the job `permissions: id-token: write`")
 	}
-	if slices.Contains(c.Notify, "email") {
-		fail("notify: email notifications arrive in a later release of the Gatehouse app; use teams, or leave notify empty")
-	}
 	if slices.Contains(c.Notify, "teams") && c.TeamsChannel == "" {
 		fail("teams-channel: notify: teams needs the Teams channel (or Workflows webhook) to post the card to")
 	}

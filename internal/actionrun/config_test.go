@@ -252,7 +252,6 @@ func TestLoadAppModeLimits(t *testing.T) {
 		"query":              {map[string]string{"INPUT_APP-URL": "https://gatehouse.example/?x=1"}, "app-url: must not have a query or fragment"},
 		"no id token url":    {map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": ""}, "`permissions: id-token: write`"},
 		"no id token token":  {map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": ""}, "`permissions: id-token: write`"},
-		"notify email":       {map[string]string{"INPUT_NOTIFY": "email"}, "notify: email notifications arrive in a later release"},
 		"teams no channel":   {map[string]string{"INPUT_NOTIFY": "teams"}, "teams-channel: notify: teams needs the Teams channel"},
 		"channel no notify":  {map[string]string{"INPUT_TEAMS-CHANNEL": "releases"}, "teams-channel: set notify: teams as well"},
 		"gate key too long":  {map[string]string{"INPUT_GATE-KEY": strings.Repeat("k", 101)}, "gate-key: must be one line of at most 100 characters"},
@@ -281,5 +280,19 @@ func TestLoadAppModeTeams(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"carol@corp.example"}, c.Approvers.Emails); d != "" {
 		t.Errorf("email approvers (-want +got):\n%s", d)
+	}
+}
+
+func TestLoadAppModeEmail(t *testing.T) {
+	c, err := Load(appEnv(map[string]string{
+		"INPUT_NOTIFY":        "email,\nteams",
+		"INPUT_TEAMS-CHANNEL": "releases",
+		"INPUT_APPROVERS":     "alice, carol@corp.example",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"email", "teams"}, c.Notify); d != "" {
+		t.Errorf("notify (-want +got):\n%s", d)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +63,23 @@ func (f *fakeGitHub) ActiveMember(_ context.Context, _ int64, org, slug, login s
 		return false, f.fail
 	}
 	return f.members[org+"/"+slug+"/"+strings.ToLower(login)], nil
+}
+
+func (f *fakeGitHub) TeamMembers(_ context.Context, _ int64, org, slug string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["TeamMembers"]++
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	var logins []string
+	for k, active := range f.members {
+		if login, ok := strings.CutPrefix(k, org+"/"+slug+"/"); ok && active {
+			logins = append(logins, login)
+		}
+	}
+	slices.Sort(logins)
+	return logins, nil
 }
 
 func (f *fakeGitHub) IssueComments(context.Context, int64, string, string, int) ([]*github.IssueComment, error) {

@@ -11,10 +11,8 @@ import (
 
 	"github.com/gatehouse-ci/gatehouse/internal/api"
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
-	"github.com/gatehouse-ci/gatehouse/internal/audit"
 	"github.com/gatehouse-ci/gatehouse/internal/ghapp"
 	"github.com/gatehouse-ci/gatehouse/internal/oidc"
-	"github.com/gatehouse-ci/gatehouse/internal/outbox"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 )
 
@@ -41,6 +39,9 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 		if sp.Teams, sp.TeamsProblem, err = s.resolveTeams(ctx, sp.TeamsChannel); err != nil {
 			return api.Registered{}, false, err
 		}
+	}
+	if sp.Email && !s.email {
+		sp.EmailProblem = "no email was sent: this Gatehouse app has no email transport set up"
 	}
 	id := api.GateID(r.Repository, r.RunID, r.RunAttempt, r.Key)
 	token := s.pollToken(id)
@@ -93,6 +94,9 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 	if st.spec.TeamsProblem != "" {
 		reg.Warnings = append(reg.Warnings, "Teams: "+st.spec.TeamsProblem)
 	}
+	if problem := s.emailProblem(st.spec); problem != "" {
+		reg.Warnings = append(reg.Warnings, "Email: "+problem)
+	}
 	return reg, created, nil
 }
 
@@ -115,39 +119,56 @@ func (s *Service) resolveTeams(ctx context.Context, name string) (*TeamsTarget, 
 	return &t, "", nil
 }
 
-// notify enqueues, once, the Teams card of a pending gate, or the notice
-// that it could not be posted.
+// notify enqueues, once, what a pending gate sends out: its Teams card
+// and its email, or the notices that say why they go nowhere.
 func (s *Service) notify(ctx context.Context, g store.Gate) error {
 	sp, err := decodeSpec(g)
-	if err != nil || (sp.Teams == nil && sp.TeamsProblem == "") {
-		return err
-	}
-	var item store.OutboxItem
-	if sp.Teams != nil {
-		kind := KindTeamsCard
-		if sp.Teams.Webhook != "" {
-			kind = KindTeamsWebhook
-		}
-		item, err = teamsItem(g.ID, "teams", kind, *sp.Teams)
-	} else {
-		item, err = outbox.Item(g.ID, g.ID+"/notice/teams", outbox.Effect{
-			Kind: outbox.KindComment, Installation: g.InstallationID, Owner: sp.Owner, Repo: sp.Repo,
-			Issue: g.IssueNumber, Body: audit.Notice(g.ID, "Microsoft Teams: "+sp.TeamsProblem),
-		})
-	}
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.Update(ctx, g.ID, func(snap store.Snapshot) (store.Change, error) {
-		if snap.Gate.Status.Settled() {
-			return store.Change{}, nil
-		}
-		return store.Change{Outbox: []store.OutboxItem{item}}, nil
-	}); err != nil {
-		return fmt.Errorf("notify Teams of gate %s: %w", g.ID, err)
+	var items []store.OutboxItem
+	if it, ok, err := teamsNotice(g, sp); err != nil {
+		return err
+	} else if ok {
+		items = append(items, it)
 	}
-	s.kick()
+	if sp.Email && sp.EmailProblem == "" {
+		payload, err := json.Marshal(EmailItem{Gate: g.ID})
+		if err != nil {
+			return fmt.Errorf("encode email item of gate %s: %w", g.ID, err)
+		}
+		items = append(items, store.OutboxItem{GateID: g.ID, Key: g.ID + "/email", Kind: KindEmail, Payload: payload})
+	}
+	if problem := s.emailProblem(sp); problem != "" {
+		it, err := noticeItem(g, sp, "email", "Email: "+problem)
+		if err != nil {
+			return err
+		}
+		items = append(items, it)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	if err := s.enqueue(ctx, g.ID, items...); err != nil {
+		return fmt.Errorf("notify for gate %s: %w", g.ID, err)
+	}
 	return nil
+}
+
+// teamsNotice is the gate's Teams card item, or the notice that it goes
+// nowhere; ok is false when the gate does not notify Teams.
+func teamsNotice(g store.Gate, sp spec) (item store.OutboxItem, ok bool, err error) {
+	switch {
+	case sp.Teams != nil && sp.Teams.Webhook != "":
+		item, err = teamsItem(g.ID, "teams", KindTeamsWebhook, *sp.Teams)
+	case sp.Teams != nil:
+		item, err = teamsItem(g.ID, "teams", KindTeamsCard, *sp.Teams)
+	case sp.TeamsProblem != "":
+		item, err = noticeItem(g, sp, "teams", "Microsoft Teams: "+sp.TeamsProblem)
+	default:
+		return store.OutboxItem{}, false, nil
+	}
+	return item, err == nil, err
 }
 
 // teamsItem is an outbox item for the Teams channel.

@@ -22,6 +22,8 @@ type GitHub interface {
 	RepoInstallation(ctx context.Context, owner, repo string) (int64, error)
 	// ActiveMember reports whether login is an active member of org/slug.
 	ActiveMember(ctx context.Context, installationID int64, org, slug, login string) (bool, error)
+	// TeamMembers lists the logins of the active members of org/slug.
+	TeamMembers(ctx context.Context, installationID int64, org, slug string) ([]string, error)
 	// IssueComments lists every comment of an issue.
 	IssueComments(ctx context.Context, installationID int64, owner, repo string, issue int) ([]*github.IssueComment, error)
 }
@@ -64,6 +66,8 @@ type Options struct {
 	Identities Identities
 	// Channels resolves teams-channel; nil when Teams is not set up.
 	Channels Channels
+	// Email says an email transport is set up, for notify email.
+	Email bool
 }
 
 // Service registers, records, settles and reports gates.
@@ -77,6 +81,7 @@ type Service struct {
 	log        *slog.Logger
 	identities Identities
 	channels   Channels
+	email      bool
 	hub        *hub
 	// wakeTimeouts tells the timeout scheduler that a deadline was added.
 	wakeTimeouts chan struct{}
@@ -89,7 +94,7 @@ func New(o Options) *Service {
 	s := &Service{
 		store: o.Store, github: o.GitHub, secret: o.SecretKey, kick: o.Kick,
 		metrics: o.Metrics, now: o.Now, log: o.Logger,
-		identities: o.Identities, channels: o.Channels,
+		identities: o.Identities, channels: o.Channels, email: o.Email,
 		hub: newHub(), wakeTimeouts: make(chan struct{}, 1),
 		newDeliveries: make(chan struct{}, 1),
 	}

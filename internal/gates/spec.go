@@ -47,6 +47,9 @@ type spec struct {
 	// Teams is where the card goes; TeamsProblem says why it goes nowhere.
 	Teams        *TeamsTarget `json:"teams,omitempty"`
 	TeamsProblem string       `json:"teams_problem,omitempty"`
+	// Email is notify email; EmailProblem says why no email goes out.
+	Email        bool   `json:"email,omitempty"`
+	EmailProblem string `json:"email_problem,omitempty"`
 }
 
 // rules is the gate as the decision rules see it.
@@ -146,7 +149,7 @@ func parseRegistration(r api.Register) (spec, time.Duration, error) {
 		case "teams":
 			teams = true
 		case "email":
-			fail("notify: email notifications arrive in a later release of the app")
+			s.Email = true
 		default:
 			fail("notify: must be email or teams, got %q", n)
 		}

@@ -219,6 +219,28 @@ func (a *Apps) fetchMembership(ctx context.Context, k memberKey) (bool, error) {
 	return m.GetState() == "active", nil
 }
 
+// TeamMembers lists the logins of the active members of the team org/slug,
+// as the installation sees it
+// (https://docs.github.com/rest/teams/members#list-team-members), 100 a
+// page. A team the installation cannot see is an error.
+func (a *Apps) TeamMembers(ctx context.Context, installationID int64, org, slug string) ([]string, error) {
+	c, err := a.Installation(installationID)
+	if err != nil {
+		return nil, err
+	}
+	users, err := ghclient.ListAll(ctx, func(opts github.ListOptions) ([]*github.User, *github.Response, error) {
+		return c.Teams.ListTeamMembersBySlug(ctx, org, slug, &github.TeamListTeamMembersOptions{ListOptions: opts})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list members of %s/%s: %w", org, slug, err)
+	}
+	logins := make([]string, 0, len(users))
+	for _, u := range users {
+		logins = append(logins, u.GetLogin())
+	}
+	return logins, nil
+}
+
 // IssueComments lists every comment of an issue, oldest first, 100 a page
 // (https://docs.github.com/rest/issues/comments#list-issue-comments).
 func (a *Apps) IssueComments(ctx context.Context, installationID int64, owner, repo string, issue int) ([]*github.IssueComment, error) {

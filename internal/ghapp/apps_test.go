@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -307,5 +308,26 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition never held")
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+func TestTeamMembersReadsEveryPage(t *testing.T) {
+	w := newWorld(t, ghemu.Options{PerPageMax: 2})
+	a := w.apps(t, w.options())
+	for _, login := range []string{"dave", "erin", "frank"} {
+		if _, err := w.emu.AddUser(login); err != nil {
+			t.Fatal(err)
+		}
+		check(t, w.emu.SetMembership("acme", "release", login, "active"))
+	}
+	got, err := a.TeamMembers(t.Context(), w.inst, "ACME", "release")
+	check(t, err)
+	slices.Sort(got)
+	// carol's invitation is pending: not a member.
+	if d := cmp.Diff([]string{"bob", "dave", "erin", "frank"}, got); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
+	}
+	if _, err := a.TeamMembers(t.Context(), w.inst, "acme", "nosuchteam"); err == nil {
+		t.Error("members of a team the installation cannot see: no error")
 	}
 }

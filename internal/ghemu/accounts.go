@@ -1,7 +1,10 @@
 package ghemu
 
 import (
+	"cmp"
 	"fmt"
+	"net/http"
+	"slices"
 	"time"
 )
 
@@ -200,6 +203,39 @@ func (e *Emulator) getTeamMembership(c *call) (reply, error) {
 		Role:  "member",
 		State: t.members[lower(u.login)],
 	}), nil
+}
+
+// listTeamMembers serves GET /orgs/{org}/teams/{team_slug}/members: the
+// team's active members (a pending invitation is not membership), by
+// login, paginated with per_page and page. role may be member, maintainer
+// or all; the emulator's members are all "member". Its Link headers use
+// the /orgs/… path, where GitHub's use /organizations/{id}/team/{id}/….
+func (e *Emulator) listTeamMembers(c *call) (reply, error) {
+	_, t, err := e.teamParam(c)
+	if err != nil {
+		return reply{}, err
+	}
+	role := c.r.URL.Query().Get("role")
+	switch role {
+	case "", "all", "member", "maintainer":
+	default:
+		return reply{}, errUnprocessable(fmt.Sprintf("Invalid request.\n\n%q is not a member of [\"member\", \"maintainer\", \"all\"].", role))
+	}
+	var list []*account
+	if role != "maintainer" {
+		for login, state := range t.members {
+			if u := e.accounts[login]; u != nil && state == "active" {
+				list = append(list, u)
+			}
+		}
+	}
+	slices.SortFunc(list, func(a, b *account) int { return cmp.Compare(a.id, b.id) })
+	from, to, h := e.pageOf(c, "/orgs/"+c.param("org")+"/teams/"+t.slug+"/members", len(list))
+	out := []userJSON{}
+	for _, u := range list[from:to] {
+		out = append(out, e.userJSON(u))
+	}
+	return reply{status: http.StatusOK, body: out, header: h}, nil
 }
 
 type rateJSON struct {

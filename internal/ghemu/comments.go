@@ -37,7 +37,7 @@ func (e *Emulator) listComments(c *call) (reply, error) {
 			}
 		}
 	}
-	from, to, h := e.pageOf(c, rp, len(list))
+	from, to, h := e.pageOf(c, repoLinkPath(c, rp), len(list))
 	out := []commentJSON{}
 	for _, cm := range list[from:to] {
 		out = append(out, e.commentJSON(cm))
@@ -255,7 +255,7 @@ func (e *Emulator) listReactions(c *call) (reply, error) {
 			}
 		}
 	}
-	from, to, h := e.pageOf(c, rp, len(list))
+	from, to, h := e.pageOf(c, repoLinkPath(c, rp), len(list))
 	out := []reactionJSON{}
 	for _, r := range list[from:to] {
 		out = append(out, e.reactionJSON(r))

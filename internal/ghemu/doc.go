@@ -48,6 +48,7 @@
 //	POST   /repos/{owner}/{repo}/issues/{issue_number}/assignees
 //	GET    /repos/{owner}/{repo}/collaborators/{username}/permission
 //	GET    /orgs/{org}/teams/{team_slug}
+//	GET    /orgs/{org}/teams/{team_slug}/members                  (per_page, page, role)
 //	GET    /orgs/{org}/teams/{team_slug}/memberships/{username}
 //	GET    /app                                                    (App JWT)
 //	GET    /app/installations/{installation_id}                    (App JWT)

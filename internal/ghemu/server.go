@@ -90,6 +90,7 @@ func (e *Emulator) routeTable() []route {
 		{method: "POST", pattern: "/repos/{owner}/{repo}/issues/{issue_number}/assignees", doc: d + "issues/assignees#add-assignees-to-an-issue", handle: e.addAssignees},
 		{method: "GET", pattern: "/repos/{owner}/{repo}/collaborators/{username}/permission", doc: d + "collaborators/collaborators#get-repository-permissions-for-a-user", handle: e.getCollaboratorPermission},
 		{method: "GET", pattern: "/orgs/{org}/teams/{team_slug}", doc: d + "teams/teams#get-a-team-by-name", handle: e.getTeam},
+		{method: "GET", pattern: "/orgs/{org}/teams/{team_slug}/members", doc: d + "teams/members#list-team-members", handle: e.listTeamMembers},
 		{method: "GET", pattern: "/orgs/{org}/teams/{team_slug}/memberships/{username}", doc: d + "teams/members#get-team-membership-for-a-user", handle: e.getTeamMembership},
 		{method: "GET", pattern: "/{owner}/{repo}/issues/{issue_number}", web: e.serveIssuePage},
 		{method: "GET", pattern: "/login", web: e.serveLogin},
@@ -365,9 +366,15 @@ func jsonTypeName(goType string) string {
 }
 
 // pageOf slices n items for the request's page and per_page and builds the
-// Link header GitHub sends: absolute /repositories/{id} URLs that keep the
-// other query parameters, with rel prev, next, last and first as they apply.
-func (e *Emulator) pageOf(c *call, rp *repo, n int) (from, to int, h http.Header) {
+// Link header GitHub sends: absolute URLs of linkPath (GitHub's id-based
+// form, such as /repositories/{id}/…) that keep the other query
+// parameters, with rel prev, next, last and first as they apply.
+// repoLinkPath is the id-based path of a repository request, for pageOf.
+func repoLinkPath(c *call, rp *repo) string {
+	return fmt.Sprintf("/repositories/%d%s", rp.id, c.sub)
+}
+
+func (e *Emulator) pageOf(c *call, linkPath string, n int) (from, to int, h http.Header) {
 	q := c.r.URL.Query()
 	perPage, err := strconv.Atoi(q.Get("per_page"))
 	if err != nil || perPage < 1 {
@@ -387,7 +394,7 @@ func (e *Emulator) pageOf(c *call, rp *repo, n int) (from, to int, h http.Header
 	}
 	link := func(p int, rel string) string {
 		q.Set("page", strconv.Itoa(p))
-		return fmt.Sprintf(`<%s/repositories/%d%s?%s>; rel="%s"`, e.base, rp.id, c.sub, q.Encode(), rel)
+		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, e.base, linkPath, q.Encode(), rel)
 	}
 	var links []string
 	if page > 1 {

@@ -34,6 +34,7 @@ type Metrics struct {
 	deliveries *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	outbox     *prometheus.CounterVec
+	emails     *prometheus.CounterVec
 	waiting    prometheus.Gauge
 	requests   *prometheus.HistogramVec
 	github     *prometheus.CounterVec
@@ -58,6 +59,10 @@ func New(stats Stats) *Metrics {
 			Name: "gatehouse_outbox_attempts_total",
 			Help: "Attempts at outbox side effects on GitHub, by kind and result.",
 		}, []string{"kind", "result"}),
+		emails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_emails_total",
+			Help: "Approval emails by transport (smtp, graph) and result: sent, retry (not delivered, tried again), failed (refused for good), unknown (may have arrived; never sent twice), skipped (the gate settled first).",
+		}, []string{"transport", "result"}),
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gatehouse_waiting_polls",
 			Help: "Long-polls being held open.",
@@ -80,7 +85,7 @@ func New(stats Stats) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.deliveries, m.latency, m.outbox, m.waiting, m.requests, m.github, m.rateLimit,
+		m.deliveries, m.latency, m.outbox, m.emails, m.waiting, m.requests, m.github, m.rateLimit,
 		newStatsCollector(stats),
 	)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
@@ -107,6 +112,11 @@ func (m *Metrics) ResponseRecorded(via string, latency time.Duration) {
 // Outbox counts an attempt at an outbox item of a kind.
 func (m *Metrics) Outbox(kind, result string) {
 	m.outbox.WithLabelValues(kind, result).Inc()
+}
+
+// Email counts an approval email's outcome on a transport.
+func (m *Metrics) Email(transport, result string) {
+	m.emails.WithLabelValues(transport, result).Inc()
 }
 
 // Waiting adds delta to the long-polls being held: +1 when one starts, -1

@@ -131,6 +131,9 @@ func TestRecorders(t *testing.T) {
 	m.Delivery("unknown", "bad_signature")
 	m.Outbox("comment", "ok")
 	m.Outbox("close", "retry")
+	m.Email("smtp", "sent")
+	m.Email("smtp", "sent")
+	m.Email("graph", "unknown")
 	m.Waiting(3)
 	m.Waiting(-1)
 	m.ResponseRecorded("comment", 700*time.Millisecond)
@@ -146,6 +149,10 @@ gatehouse_webhook_deliveries_total{event="unknown",result="bad_signature"} 1
 # TYPE gatehouse_outbox_attempts_total counter
 gatehouse_outbox_attempts_total{kind="close",result="retry"} 1
 gatehouse_outbox_attempts_total{kind="comment",result="ok"} 1
+# HELP gatehouse_emails_total Approval emails by transport (smtp, graph) and result: sent, retry (not delivered, tried again), failed (refused for good), unknown (may have arrived; never sent twice), skipped (the gate settled first).
+# TYPE gatehouse_emails_total counter
+gatehouse_emails_total{result="sent",transport="smtp"} 2
+gatehouse_emails_total{result="unknown",transport="graph"} 1
 # HELP gatehouse_waiting_polls Long-polls being held open.
 # TYPE gatehouse_waiting_polls gauge
 gatehouse_waiting_polls 2
@@ -186,7 +193,7 @@ gatehouse_http_request_duration_seconds_sum{code="201",route="POST /api/v1/gates
 gatehouse_http_request_duration_seconds_count{code="201",route="POST /api/v1/gates"} 1
 `
 	if err := testutil.ScrapeAndCompare(url, strings.NewReader(want),
-		"gatehouse_webhook_deliveries_total", "gatehouse_outbox_attempts_total", "gatehouse_waiting_polls",
+		"gatehouse_webhook_deliveries_total", "gatehouse_outbox_attempts_total", "gatehouse_emails_total", "gatehouse_waiting_polls",
 		"gatehouse_response_latency_seconds", "gatehouse_http_request_duration_seconds"); err != nil {
 		t.Error(err)
 	}
