@@ -5,15 +5,19 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/gatehouse-ci/gatehouse/internal/identities"
 )
@@ -30,6 +34,9 @@ const (
 	// DefaultTeamsOpenIDURL is the Bot Framework's OpenID metadata.
 	DefaultTeamsOpenIDURL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 )
+
+// DefaultGraphURL is Microsoft Graph's v1.0 root.
+const DefaultGraphURL = "https://graph.microsoft.com/v1.0"
 
 // minSecretKey is the shortest GATEHOUSE_SECRET_KEY accepted, in bytes.
 const minSecretKey = 32
@@ -69,6 +76,13 @@ type Config struct {
 	// names are unique ignoring case.
 	TeamsWebhooks []TeamsWebhook
 
+	// Email goes through SMTP or Microsoft Graph, not both; nil when unset.
+	SMTP  *SMTP
+	Graph *Graph
+	// MailFrom is the sender address (GATEHOUSE_MAIL_FROM), as given; set
+	// exactly when a transport is.
+	MailFrom string
+
 	// Identities ties people's GitHub logins, emails and Teams ids
 	// together; nil (an empty directory) when no file is set.
 	Identities *identities.Directory
@@ -78,6 +92,52 @@ type Config struct {
 type TeamsWebhook struct {
 	Name string // as configured
 	URL  Secret // the webhook's URL, which carries its signature
+}
+
+// SMTP is the SMTP server email goes through (GATEHOUSE_SMTP_URL).
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string // empty: no authentication
+	Password Secret
+	Security SMTPSecurity
+}
+
+// SMTPSecurity is how the SMTP connection is protected.
+type SMTPSecurity string
+
+const (
+	// SMTPStartTLS upgrades with STARTTLS when the server offers it.
+	SMTPStartTLS SMTPSecurity = "starttls"
+	// SMTPStartTLSRequired insists on STARTTLS: ?tls=required, or
+	// credentials for a server not on loopback.
+	SMTPStartTLSRequired SMTPSecurity = "starttls-required"
+	// SMTPImplicitTLS speaks TLS from the start (smtps://).
+	SMTPImplicitTLS SMTPSecurity = "tls"
+)
+
+// Format formats the settings as the verb says, the password redacted.
+// Without it, a verb that does not apply to a pointer (%s) would print a
+// Config's *SMTP without calling the password's own Format.
+func (m SMTP) Format(f fmt.State, verb rune) {
+	type smtpSettings SMTP // without methods
+	fmt.Fprintf(f, fmt.FormatString(f, verb), smtpSettings(m))
+}
+
+// Graph is the Microsoft Graph mailbox email is sent from.
+type Graph struct {
+	TenantID     string
+	ClientID     string
+	ClientSecret Secret
+	Sender       string // the mailbox of POST /users/{sender}/sendMail
+	URL          string // Graph's root, without a trailing slash
+}
+
+// Format formats the settings as the verb says, the client secret
+// redacted (see SMTP.Format).
+func (g Graph) Format(f fmt.State, verb rune) {
+	type graphSettings Graph // without methods
+	fmt.Fprintf(f, fmt.FormatString(f, verb), graphSettings(g))
 }
 
 // Database says where the app keeps its state.
@@ -114,6 +174,9 @@ func (c Config) MicrosoftEmulated() bool {
 	return err == nil && u.Scheme == "http" && isLoopback(u.Hostname())
 }
 
+// Email reports whether an email transport is set.
+func (c Config) Email() bool { return c.SMTP != nil || c.Graph != nil }
+
 // GitHubSignIn reports whether people can sign in with GitHub on response
 // pages.
 func (c Config) GitHubSignIn() bool { return c.GitHubClientID != "" }
@@ -122,9 +185,10 @@ func (c Config) GitHubSignIn() bool { return c.GitHubClientID != "" }
 // public URL.
 func (c Config) Audience() string { return c.PublicURL }
 
-// LogValue shows the settings that are not secret.
+// LogValue shows the settings that are not secret; the smtp and graph
+// groups only when that transport is set.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("addr", c.Addr),
 		slog.String("public_url", c.PublicURL),
 		slog.String("database_driver", c.Database.Driver),
@@ -141,7 +205,31 @@ func (c Config) LogValue() slog.Value {
 		slog.String("teams_openid_url", c.TeamsOpenIDURL),
 		slog.String("teams_webhooks", strings.Join(webhookNames(c.TeamsWebhooks), ",")),
 		slog.Int("identities", c.Identities.Len()),
-	)
+		slog.String("mail_from", c.MailFrom),
+	}
+	if m := c.SMTP; m != nil {
+		attrs = append(attrs, slog.Group("smtp", "host", m.Host, "port", m.Port, "security", string(m.Security), "username", m.Username))
+	}
+	if g := c.Graph; g != nil {
+		attrs = append(attrs, slog.Group("graph", "tenant_id", g.TenantID, "client_id", g.ClientID, "sender", g.Sender, "url", g.URL))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// MarshalJSON is what LogValue shows, as a JSON object, so that a Config
+// marshalled whole shows no secret (the app's private key included).
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(jsonValue(c.LogValue())) }
+
+// jsonValue is v as encoding/json takes it; a group is an object.
+func jsonValue(v slog.Value) any {
+	if v.Kind() != slog.KindGroup {
+		return v.Any()
+	}
+	m := make(map[string]any, len(v.Group()))
+	for _, a := range v.Group() {
+		m[a.Key] = jsonValue(a.Value)
+	}
+	return m
 }
 
 func webhookNames(hooks []TeamsWebhook) []string {
@@ -235,7 +323,11 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		c.TeamsAppPassword = Secret(v)
 	}
 	c.TeamsTenantID = env("GATEHOUSE_TEAMS_TENANT_ID", "")
-	if missing := missingBotSettings(c); missing != "" {
+	if missing := missingSettings(
+		setting{"GATEHOUSE_TEAMS_APP_ID", c.TeamsAppID != ""},
+		setting{"GATEHOUSE_TEAMS_APP_PASSWORD", c.TeamsAppPassword != nil},
+		setting{"GATEHOUSE_TEAMS_TENANT_ID", c.TeamsTenantID != ""},
+	); missing != "" {
 		fail(missing, "missing: the Teams bot needs GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD and GATEHOUSE_TEAMS_TENANT_ID together (the Azure Bot's app id, client secret and tenant), or none of them")
 	}
 	if c.TeamsAppID != "" && !isGUID(c.TeamsAppID) {
@@ -256,6 +348,8 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		}
 	}
 
+	c.SMTP, c.Graph, c.MailFrom = loadEmail(env, fail)
+
 	if path := env("GATEHOUSE_IDENTITIES_FILE", ""); path != "" {
 		if c.Identities, err = identities.Load(path); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
@@ -268,6 +362,206 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// loadEmail reads the email settings: one transport, SMTP or Microsoft
+// Graph, and the sender address, which goes with either.
+func loadEmail(env func(name, def string) string, fail func(name, format string, args ...any)) (*SMTP, *Graph, string) {
+	var smtp *SMTP
+	smtpURL := env("GATEHOUSE_SMTP_URL", "")
+	if smtpURL != "" {
+		var problems []string
+		smtp, problems = parseSMTP(smtpURL)
+		for _, p := range problems {
+			fail("GATEHOUSE_SMTP_URL", "%s", p)
+		}
+	}
+
+	g := &Graph{
+		TenantID: env("GATEHOUSE_GRAPH_TENANT_ID", ""),
+		ClientID: env("GATEHOUSE_GRAPH_CLIENT_ID", ""),
+		Sender:   env("GATEHOUSE_GRAPH_SENDER", ""),
+	}
+	if v := env("GATEHOUSE_GRAPH_CLIENT_SECRET", ""); v != "" {
+		g.ClientSecret = Secret(v)
+	}
+	var err error
+	if g.URL, err = microsoftURL(strings.TrimRight(env("GATEHOUSE_GRAPH_URL", DefaultGraphURL), "/")); err != nil {
+		fail("GATEHOUSE_GRAPH_URL", "%v", err)
+	}
+	graphSettings := []setting{
+		{"GATEHOUSE_GRAPH_TENANT_ID", g.TenantID != ""},
+		{"GATEHOUSE_GRAPH_CLIENT_ID", g.ClientID != ""},
+		{"GATEHOUSE_GRAPH_CLIENT_SECRET", g.ClientSecret != nil},
+		{"GATEHOUSE_GRAPH_SENDER", g.Sender != ""},
+	}
+	if missing := missingSettings(graphSettings...); missing != "" {
+		fail(missing, "missing: email through Microsoft Graph needs GATEHOUSE_GRAPH_TENANT_ID, GATEHOUSE_GRAPH_CLIENT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET and GATEHOUSE_GRAPH_SENDER together (the app registration's tenant, client id and client secret, and the mailbox to send from), or none of them")
+	}
+	if g.TenantID != "" && !isGUID(g.TenantID) && !isDomainName(g.TenantID) {
+		fail("GATEHOUSE_GRAPH_TENANT_ID", "must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got %q", g.TenantID)
+	}
+	if g.ClientID != "" && !isGUID(g.ClientID) {
+		fail("GATEHOUSE_GRAPH_CLIENT_ID", "must be the app registration's application (client) id, a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c, got %q", g.ClientID)
+	}
+	if strings.ContainsFunc(g.Sender, unicode.IsSpace) || strings.ContainsAny(g.Sender, "/?#") {
+		fail("GATEHOUSE_GRAPH_SENDER", "must be the mailbox to send from, its address or object id, like gatehouse@contoso.com, without spaces or any of / ? #, got %q", g.Sender)
+	}
+	graphSet := slices.ContainsFunc(graphSettings, func(s setting) bool { return s.set })
+	if !graphSet {
+		g = nil
+	}
+	if smtpURL != "" && graphSet {
+		fail("GATEHOUSE_SMTP_URL, GATEHOUSE_GRAPH_*", "email goes through one transport: set GATEHOUSE_SMTP_URL or the GATEHOUSE_GRAPH_* settings, not both")
+	}
+
+	from := env("GATEHOUSE_MAIL_FROM", "")
+	switch {
+	case from == "" && (smtpURL != "" || graphSet):
+		fail("GATEHOUSE_MAIL_FROM", "required when email is set up: the sender address, like Gatehouse <gatehouse@example.com>")
+	case from != "" && smtpURL == "" && !graphSet:
+		fail("GATEHOUSE_MAIL_FROM", "set, but no email transport is: set GATEHOUSE_SMTP_URL, or GATEHOUSE_GRAPH_TENANT_ID, GATEHOUSE_GRAPH_CLIENT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET and GATEHOUSE_GRAPH_SENDER")
+	}
+	if from != "" {
+		if _, err := mail.ParseAddress(from); err != nil {
+			fail("GATEHOUSE_MAIL_FROM", "must be one email address, with a name or without, like Gatehouse <gatehouse@example.com>, got %q", from)
+		}
+	}
+	return smtp, g, from
+}
+
+// parseSMTP reads GATEHOUSE_SMTP_URL:
+// smtp[s]://[user:password@]host[:port][/][?tls=required]. The URL may
+// carry a password, so a problem names the part that is wrong and never
+// quotes any of it: a password with an unencoded / ? # or @ would be
+// split into the other parts.
+func parseSMTP(v string) (*SMTP, []string) {
+	scheme, rest, ok := strings.Cut(v, "://")
+	scheme = strings.ToLower(scheme)
+	if !ok || (scheme != "smtp" && scheme != "smtps") {
+		return nil, []string{"must be smtp://[user:password@]host[:port] or smtps://…; the scheme is neither smtp nor smtps (the value is not shown)"}
+	}
+	var problems []string
+	problem := func(p string) { problems = append(problems, p) }
+
+	rest, _, hasFragment := strings.Cut(rest, "#")
+	rest, query, _ := strings.Cut(rest, "?")
+	authority, path, _ := strings.Cut(rest, "/")
+	if hasFragment {
+		problem("must not have a #fragment (a # in the user or password is written %23)")
+	}
+	if path != "" {
+		problem("must not have a path (a / in the user or password is written %2F)")
+	}
+	m := &SMTP{Security: SMTPStartTLS, Port: 587}
+	if scheme == "smtps" {
+		m.Security, m.Port = SMTPImplicitTLS, 465
+	}
+	if query != "" {
+		if q, err := url.ParseQuery(query); err != nil || len(q) != 1 || len(q["tls"]) != 1 || q.Get("tls") != "required" {
+			problem("the only query it takes is ?tls=required (a ? in the user or password is written %3F)")
+		} else if scheme == "smtps" {
+			problem("?tls=required is for smtp://; smtps:// always speaks TLS")
+		} else {
+			m.Security = SMTPStartTLSRequired
+		}
+	}
+
+	hostport := authority
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		var userinfo string
+		userinfo, hostport = authority[:at], authority[at+1:]
+		rawUser, rawPassword, _ := strings.Cut(userinfo, ":")
+		user, userErr := url.PathUnescape(rawUser)
+		password, passwordErr := url.PathUnescape(rawPassword)
+		switch {
+		case userErr != nil:
+			problem("the user is not percent-encoded correctly (the value is not shown)")
+		case passwordErr != nil:
+			problem("the password is not percent-encoded correctly (the value is not shown)")
+		case user == "":
+			problem("the user before the @ is empty: give user:password@, percent-encoded, or neither")
+		case password == "":
+			problem("a user without a password: give user:password@, percent-encoded, or neither (the value is not shown)")
+		default:
+			m.Username, m.Password = user, Secret(password)
+		}
+	}
+
+	host, port, p := splitHostPort(hostport)
+	if p != "" {
+		problem(p)
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strings.ContainsAny(port, "+-") {
+			problem("the port must be a number from 1 to 65535")
+		} else {
+			m.Port = n
+		}
+	}
+	m.Host = host
+	if m.Security == SMTPStartTLS && m.Username != "" && !isLoopback(host) {
+		m.Security = SMTPStartTLSRequired
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return m, nil
+}
+
+// splitHostPort splits host[:port] or [ipv6][:port]; host is a name or an
+// IP address, without brackets. problem says what is wrong, without
+// quoting it.
+func splitHostPort(hostport string) (host, port, problem string) {
+	if rest, ok := strings.CutPrefix(hostport, "["); ok {
+		addr, after, ok := strings.Cut(rest, "]")
+		switch {
+		case !ok:
+			return "", "", "the host's [ has no ]"
+		case !strings.Contains(addr, ":") || net.ParseIP(addr) == nil:
+			return "", "", "the host in brackets is not an IPv6 address"
+		case after == "":
+			return addr, "", ""
+		}
+		if port, ok = strings.CutPrefix(after, ":"); !ok {
+			return "", "", "only :port may follow the host's ]"
+		}
+		return addr, port, ""
+	}
+	host, port, hasPort := strings.Cut(hostport, ":")
+	switch {
+	case strings.Contains(port, ":"):
+		return "", "", "an IPv6 host is written in brackets, like [::1]:2525"
+	case host == "":
+		return "", "", "the host is missing"
+	case !validHost(host):
+		return "", "", "the host is not a host name or an IP address"
+	case hasPort && port == "":
+		return "", "", "the port after the : is empty"
+	}
+	return host, port, ""
+}
+
+// validHost accepts an IPv4 address or a host name: dot-separated labels
+// of letters, digits, - and _.
+func validHost(s string) bool {
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	if len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // baseURL checks an absolute http(s) URL and trims its trailing slashes.
@@ -317,17 +611,15 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// missingBotSettings names the Teams bot's settings that are missing when
+// setting is a variable of a group that is set together.
+type setting struct {
+	name string
+	set  bool
+}
+
+// missingSettings names the settings of a group that are missing when
 // some, but not all, are set; empty otherwise.
-func missingBotSettings(c Config) string {
-	settings := []struct {
-		name string
-		set  bool
-	}{
-		{"GATEHOUSE_TEAMS_APP_ID", c.TeamsAppID != ""},
-		{"GATEHOUSE_TEAMS_APP_PASSWORD", c.TeamsAppPassword != nil},
-		{"GATEHOUSE_TEAMS_TENANT_ID", c.TeamsTenantID != ""},
-	}
+func missingSettings(settings ...setting) string {
 	var missing []string
 	for _, s := range settings {
 		if !s.set {

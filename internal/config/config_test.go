@@ -57,7 +57,35 @@ const (
 	hookSig       = "SiGnAtUrE-do-not-print"
 	botAppID      = "0c9d8e7f-1111-4000-8000-00000000b07a"
 	tenantID      = "7a7a7a7a-2222-4000-8000-0000000c0050"
+	// smtpPassword holds every character a URL's user part must encode;
+	// smtpPasswordEncoded is it as the user part of GATEHOUSE_SMTP_URL.
+	smtpPassword        = "s3cret/p@ss:w?rd#%+do-not-print"
+	smtpPasswordEncoded = "s3cret%2Fp%40ss%3Aw%3Frd%23%25+do-not-print"
+	graphSecret         = "graph~client.secret-do-not-print"
+	graphClientID       = "3b3b3b3b-4444-4000-8000-0000000e0a11"
+	mailFrom            = "Gatehouse <gatehouse@example.com>"
 )
+
+// smtpEnv sends email through the SMTP server at u.
+func smtpEnv(u string) map[string]string {
+	return map[string]string{"GATEHOUSE_SMTP_URL": u, "GATEHOUSE_MAIL_FROM": mailFrom}
+}
+
+// graphEnv sends email through Microsoft Graph.
+func graphEnv() map[string]string {
+	return map[string]string{
+		"GATEHOUSE_GRAPH_TENANT_ID":     tenantID,
+		"GATEHOUSE_GRAPH_CLIENT_ID":     graphClientID,
+		"GATEHOUSE_GRAPH_CLIENT_SECRET": graphSecret,
+		"GATEHOUSE_GRAPH_SENDER":        "gatehouse@contoso.com",
+		"GATEHOUSE_MAIL_FROM":           mailFrom,
+	}
+}
+
+// graph is the Graph settings of graphEnv.
+func graph() *Graph {
+	return &Graph{TenantID: tenantID, ClientID: graphClientID, ClientSecret: Secret(graphSecret), Sender: "gatehouse@contoso.com", URL: DefaultGraphURL}
+}
 
 // hookURL is a Workflows webhook URL on host, signed with hookSig.
 func hookURL(scheme, host string) string {
@@ -167,6 +195,9 @@ func TestLoad(t *testing.T) {
 		change(&c)
 		return c
 	}
+	viaSMTP := func(m *SMTP) Config {
+		return with(func(c *Config) { c.SMTP, c.MailFrom = m, mailFrom })
+	}
 	tests := []struct {
 		name  string
 		env   map[string]string // merged over validEnv; "" unsets
@@ -177,25 +208,35 @@ func TestLoad(t *testing.T) {
 		{
 			name: "every setting given",
 			env: map[string]string{
-				"GATEHOUSE_ADDR":               "127.0.0.1:9000",
-				"GATEHOUSE_PUBLIC_URL":         "http://localhost:9000/gatehouse//",
-				"GATEHOUSE_DATABASE_URL":       "sqlite:/var/lib/gatehouse/state.db",
-				"GITHUB_API_URL":               "https://ghes.example.com/api/v3/",
-				"GATEHOUSE_OIDC_ISSUER":        "https://ghes.example.com/_services/token",
-				"GITHUB_SERVER_URL":            "https://ghes.example.com/",
-				"GATEHOUSE_LOG_LEVEL":          "DEBUG",
-				"GITHUB_CLIENT_ID":             "Iv23liGatehouse",
-				"GITHUB_CLIENT_SECRET":         clientSecret,
-				"GATEHOUSE_AUTHORITY_URL":      "https://login.microsoftonline.us/",
-				"GATEHOUSE_TEAMS_APP_ID":       botAppID,
-				"GATEHOUSE_TEAMS_APP_PASSWORD": botPassword,
-				"GATEHOUSE_TEAMS_TENANT_ID":    tenantID,
-				"GATEHOUSE_TEAMS_OPENID_URL":   "https://login.botframework.azure.us/v1/.well-known/openidconfiguration",
-				"GATEHOUSE_TEAMS_WEBHOOKS":     teamsEnv()["GATEHOUSE_TEAMS_WEBHOOKS"],
-				"GATEHOUSE_IDENTITIES_FILE":    idPath,
+				"GATEHOUSE_ADDR":                "127.0.0.1:9000",
+				"GATEHOUSE_PUBLIC_URL":          "http://localhost:9000/gatehouse//",
+				"GATEHOUSE_DATABASE_URL":        "sqlite:/var/lib/gatehouse/state.db",
+				"GITHUB_API_URL":                "https://ghes.example.com/api/v3/",
+				"GATEHOUSE_OIDC_ISSUER":         "https://ghes.example.com/_services/token",
+				"GITHUB_SERVER_URL":             "https://ghes.example.com/",
+				"GATEHOUSE_LOG_LEVEL":           "DEBUG",
+				"GITHUB_CLIENT_ID":              "Iv23liGatehouse",
+				"GITHUB_CLIENT_SECRET":          clientSecret,
+				"GATEHOUSE_AUTHORITY_URL":       "https://login.microsoftonline.us/",
+				"GATEHOUSE_TEAMS_APP_ID":        botAppID,
+				"GATEHOUSE_TEAMS_APP_PASSWORD":  botPassword,
+				"GATEHOUSE_TEAMS_TENANT_ID":     tenantID,
+				"GATEHOUSE_TEAMS_OPENID_URL":    "https://login.botframework.azure.us/v1/.well-known/openidconfiguration",
+				"GATEHOUSE_TEAMS_WEBHOOKS":      teamsEnv()["GATEHOUSE_TEAMS_WEBHOOKS"],
+				"GATEHOUSE_IDENTITIES_FILE":     idPath,
+				"GATEHOUSE_GRAPH_TENANT_ID":     "contoso.onmicrosoft.com",
+				"GATEHOUSE_GRAPH_CLIENT_ID":     graphClientID,
+				"GATEHOUSE_GRAPH_CLIENT_SECRET": graphSecret,
+				"GATEHOUSE_GRAPH_SENDER":        "gatehouse@contoso.com",
+				"GATEHOUSE_GRAPH_URL":           "https://graph.microsoft.us/v1.0/",
+				"GATEHOUSE_MAIL_FROM":           "gatehouse@contoso.com",
 			},
 			want: with(func(c *Config) {
 				teams(c)
+				c.Graph = graph()
+				c.Graph.TenantID = "contoso.onmicrosoft.com"
+				c.Graph.URL = "https://graph.microsoft.us/v1.0"
+				c.MailFrom = "gatehouse@contoso.com"
 				c.AuthorityURL = "https://login.microsoftonline.us"
 				c.TeamsOpenIDURL = "https://login.botframework.azure.us/v1/.well-known/openidconfiguration"
 				c.Identities = dir
@@ -283,6 +324,85 @@ func TestLoad(t *testing.T) {
 			env:  map[string]string{"GATEHOUSE_IDENTITIES_FILE": emptyPath},
 			want: with(func(c *Config) { c.Identities = empty }),
 		},
+		{
+			name: "smtp defaults",
+			env:  smtpEnv("smtp://mail.example.com"),
+			want: viaSMTP(&SMTP{Host: "mail.example.com", Port: 587, Security: SMTPStartTLS}),
+		},
+		{
+			name: "smtp in upper case, a port and a slash",
+			env:  smtpEnv("SMTP://Mail.Example.com:25/"),
+			want: viaSMTP(&SMTP{Host: "Mail.Example.com", Port: 25, Security: SMTPStartTLS}),
+		},
+		{
+			name: "smtp credentials to a remote server insist on STARTTLS",
+			env:  smtpEnv("smtp://gatehouse:" + smtpPasswordEncoded + "@mail.example.com"),
+			want: viaSMTP(&SMTP{Host: "mail.example.com", Port: 587, Username: "gatehouse", Password: Secret(smtpPassword), Security: SMTPStartTLSRequired}),
+		},
+		{
+			name: "smtp user percent-encoded, plus signs kept",
+			env:  smtpEnv("smtp://alice%40corp.example:a%2Bb+c@10.0.0.25:2525"),
+			want: viaSMTP(&SMTP{Host: "10.0.0.25", Port: 2525, Username: "alice@corp.example", Password: Secret("a+b+c"), Security: SMTPStartTLSRequired}),
+		},
+		{
+			name: "smtp credentials to IPv6 loopback",
+			env:  smtpEnv("smtp://u:p@[::1]:2525"),
+			want: viaSMTP(&SMTP{Host: "::1", Port: 2525, Username: "u", Password: Secret("p"), Security: SMTPStartTLS}),
+		},
+		{
+			name: "smtp credentials to localhost",
+			env:  smtpEnv("smtp://u:p@LocalHost"),
+			want: viaSMTP(&SMTP{Host: "LocalHost", Port: 587, Username: "u", Password: Secret("p"), Security: SMTPStartTLS}),
+		},
+		{
+			name: "smtp credentials to 127.0.0.1",
+			env:  smtpEnv("smtp://u:p@127.0.0.1:1025"),
+			want: viaSMTP(&SMTP{Host: "127.0.0.1", Port: 1025, Username: "u", Password: Secret("p"), Security: SMTPStartTLS}),
+		},
+		{
+			name: "smtp tls=required",
+			env:  smtpEnv("smtp://mail.example.com/?tls=required"),
+			want: viaSMTP(&SMTP{Host: "mail.example.com", Port: 587, Security: SMTPStartTLSRequired}),
+		},
+		{
+			name: "smtp tls=required on loopback",
+			env:  smtpEnv("smtp://u:p@127.0.0.1?tls=required"),
+			want: viaSMTP(&SMTP{Host: "127.0.0.1", Port: 587, Username: "u", Password: Secret("p"), Security: SMTPStartTLSRequired}),
+		},
+		{
+			name: "smtp IPv6 host without a port",
+			env:  smtpEnv("smtp://[2001:db8::25]"),
+			want: viaSMTP(&SMTP{Host: "2001:db8::25", Port: 587, Security: SMTPStartTLS}),
+		},
+		{
+			name: "smtps defaults",
+			env:  smtpEnv("smtps://gatehouse:" + smtpPasswordEncoded + "@smtp.example.com"),
+			want: viaSMTP(&SMTP{Host: "smtp.example.com", Port: 465, Username: "gatehouse", Password: Secret(smtpPassword), Security: SMTPImplicitTLS}),
+		},
+		{
+			name: "smtps with a port",
+			env:  smtpEnv("smtps://smtp.example.com:2465/"),
+			want: viaSMTP(&SMTP{Host: "smtp.example.com", Port: 2465, Security: SMTPImplicitTLS}),
+		},
+		{
+			name: "smtp with a plain sender address",
+			env:  map[string]string{"GATEHOUSE_SMTP_URL": "smtp://mail.example.com", "GATEHOUSE_MAIL_FROM": "gatehouse@example.com"},
+			want: with(func(c *Config) {
+				c.SMTP = &SMTP{Host: "mail.example.com", Port: 587, Security: SMTPStartTLS}
+				c.MailFrom = "gatehouse@example.com"
+			}),
+		},
+		{name: "graph", env: graphEnv(), want: with(func(c *Config) { c.Graph, c.MailFrom = graph(), mailFrom })},
+		{
+			name: "graph emulator on loopback",
+			env:  merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_URL": "http://127.0.0.1:9200/v1.0//", "GATEHOUSE_GRAPH_CLIENT_ID": strings.ToUpper(graphClientID)}),
+			want: with(func(c *Config) {
+				c.Graph, c.MailFrom = graph(), mailFrom
+				c.Graph.URL = "http://127.0.0.1:9200/v1.0"
+				c.Graph.ClientID = strings.ToUpper(graphClientID)
+			}),
+		},
+		{name: "graph URL alone", env: map[string]string{"GATEHOUSE_GRAPH_URL": "https://graph.microsoft.us/v1.0"}, want: defaults},
 		{name: "log level warn", env: map[string]string{"GATEHOUSE_LOG_LEVEL": "warn"}, want: with(func(c *Config) { c.LogLevel = slog.LevelWarn })},
 		{name: "log level error", env: map[string]string{"GATEHOUSE_LOG_LEVEL": "Error"}, want: with(func(c *Config) { c.LogLevel = slog.LevelError })},
 	}
@@ -326,6 +446,18 @@ func TestLoadRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	corrupt := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte("not DER at all")}))
+	const (
+		smtpScheme     = "GATEHOUSE_SMTP_URL: must be smtp://[user:password@]host[:port] or smtps://…; the scheme is neither smtp nor smtps (the value is not shown)"
+		smtpPort       = "GATEHOUSE_SMTP_URL: the port must be a number from 1 to 65535"
+		smtpNoPassword = "GATEHOUSE_SMTP_URL: a user without a password: give user:password@, percent-encoded, or neither (the value is not shown)"
+		smtpQuery      = "GATEHOUSE_SMTP_URL: the only query it takes is ?tls=required (a ? in the user or password is written %3F)"
+		fromRequired   = "GATEHOUSE_MAIL_FROM: required when email is set up: the sender address, like Gatehouse <gatehouse@example.com>"
+		fromAlone      = "GATEHOUSE_MAIL_FROM: set, but no email transport is: set GATEHOUSE_SMTP_URL, or GATEHOUSE_GRAPH_TENANT_ID, GATEHOUSE_GRAPH_CLIENT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET and GATEHOUSE_GRAPH_SENDER"
+		graphMissing   = "missing: email through Microsoft Graph needs GATEHOUSE_GRAPH_TENANT_ID, GATEHOUSE_GRAPH_CLIENT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET and GATEHOUSE_GRAPH_SENDER together (the app registration's tenant, client id and client secret, and the mailbox to send from), or none of them"
+	)
+	graphSender := func(v string) string {
+		return fmt.Sprintf("GATEHOUSE_GRAPH_SENDER: must be the mailbox to send from, its address or object id, like gatehouse@contoso.com, without spaces or any of / ? #, got %q", v)
+	}
 	tests := []struct {
 		name  string
 		env   map[string]string // merged over validEnv; "" unsets
@@ -460,6 +592,88 @@ func TestLoadRejects(t *testing.T) {
 			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhook "releases" is given twice`},
 		{name: "webhook names differ in case", env: withHooks("Releases=" + good + ",releases=" + good),
 			want: `GATEHOUSE_TEAMS_WEBHOOKS: webhooks "Releases" and "releases" differ only in case, and names are matched ignoring case`},
+		{name: "smtp URL of another scheme", env: smtpEnv("http://mail.example.com"), want: smtpScheme},
+		{name: "smtp URL without a scheme", env: smtpEnv("mail.example.com:587"), want: smtpScheme},
+		{name: "smtp URL without a host", env: smtpEnv("smtp://"), want: "GATEHOUSE_SMTP_URL: the host is missing"},
+		{name: "smtp URL of credentials only", env: smtpEnv("smtp://u:p@/"), want: "GATEHOUSE_SMTP_URL: the host is missing"},
+		{name: "smtp URL with a port only", env: smtpEnv("smtp://:25"), want: "GATEHOUSE_SMTP_URL: the host is missing"},
+		{name: "smtp host with a space", env: smtpEnv("smtp://mail server.example.com"), want: "GATEHOUSE_SMTP_URL: the host is not a host name or an IP address"},
+		{name: "smtp host with an empty label", env: smtpEnv("smtp://mail..example.com"), want: "GATEHOUSE_SMTP_URL: the host is not a host name or an IP address"},
+		{name: "smtp host with a !", env: smtpEnv("smtp://mail!.example.com"), want: "GATEHOUSE_SMTP_URL: the host is not a host name or an IP address"},
+		{name: "smtp IPv6 host without brackets", env: smtpEnv("smtp://::1:25"), want: "GATEHOUSE_SMTP_URL: an IPv6 host is written in brackets, like [::1]:2525"},
+		{name: "smtp host bracket not closed", env: smtpEnv("smtp://[::1:25"), want: "GATEHOUSE_SMTP_URL: the host's [ has no ]"},
+		{name: "smtp IPv4 host in brackets", env: smtpEnv("smtp://[127.0.0.1]:25"), want: "GATEHOUSE_SMTP_URL: the host in brackets is not an IPv6 address"},
+		{name: "smtp text after the brackets", env: smtpEnv("smtp://[::1]25"), want: "GATEHOUSE_SMTP_URL: only :port may follow the host's ]"},
+		{name: "smtp port 0", env: smtpEnv("smtp://mail.example.com:0"), want: smtpPort},
+		{name: "smtp port 65536", env: smtpEnv("smtp://mail.example.com:65536"), want: smtpPort},
+		{name: "smtp port a name", env: smtpEnv("smtp://mail.example.com:smtp"), want: smtpPort},
+		{name: "smtp port with a sign", env: smtpEnv("smtp://mail.example.com:+25"), want: smtpPort},
+		{name: "smtp IPv6 port not a number", env: smtpEnv("smtp://[::1]:x"), want: smtpPort},
+		{name: "smtp port empty", env: smtpEnv("smtp://mail.example.com:"), want: "GATEHOUSE_SMTP_URL: the port after the : is empty"},
+		{name: "smtp user without a password", env: smtpEnv("smtp://gatehouse@mail.example.com"), want: smtpNoPassword},
+		{name: "smtp user with an empty password", env: smtpEnv("smtp://gatehouse:@mail.example.com"), want: smtpNoPassword},
+		{name: "smtp password without a user", env: smtpEnv("smtp://:" + smtpPasswordEncoded + "@mail.example.com"),
+			want: "GATEHOUSE_SMTP_URL: the user before the @ is empty: give user:password@, percent-encoded, or neither"},
+		{name: "smtp empty user part", env: smtpEnv("smtp://@mail.example.com"),
+			want: "GATEHOUSE_SMTP_URL: the user before the @ is empty: give user:password@, percent-encoded, or neither"},
+		{name: "smtp user badly encoded", env: smtpEnv("smtp://gate%G0house:p@mail.example.com"),
+			want: "GATEHOUSE_SMTP_URL: the user is not percent-encoded correctly (the value is not shown)"},
+		{name: "smtp password badly encoded", env: smtpEnv("smtp://gatehouse:p%zz@mail.example.com"),
+			want: "GATEHOUSE_SMTP_URL: the password is not percent-encoded correctly (the value is not shown)"},
+		{name: "smtp password ending in %", env: smtpEnv("smtp://gatehouse:p%@mail.example.com"),
+			want: "GATEHOUSE_SMTP_URL: the password is not percent-encoded correctly (the value is not shown)"},
+		{name: "smtp URL with a path", env: smtpEnv("smtp://mail.example.com/relay"),
+			want: "GATEHOUSE_SMTP_URL: must not have a path (a / in the user or password is written %2F)"},
+		{name: "smtp URL with a fragment", env: smtpEnv("smtp://mail.example.com#x"),
+			want: "GATEHOUSE_SMTP_URL: must not have a #fragment (a # in the user or password is written %23)"},
+		{name: "smtp password not encoded", env: smtpEnv("smtp://gatehouse:pa/ss@mail.example.com"),
+			want: "GATEHOUSE_SMTP_URL: must not have a path (a / in the user or password is written %2F)\n" + smtpPort},
+		{name: "smtp unknown option", env: smtpEnv("smtp://mail.example.com?auth=plain"), want: smtpQuery},
+		{name: "smtp tls optional", env: smtpEnv("smtp://mail.example.com?tls=optional"), want: smtpQuery},
+		{name: "smtp tls twice", env: smtpEnv("smtp://mail.example.com?tls=required&tls=required"), want: smtpQuery},
+		{name: "smtp tls and another option", env: smtpEnv("smtp://mail.example.com?tls=required&x=1"), want: smtpQuery},
+		{name: "smtp query not a query", env: smtpEnv("smtp://mail.example.com?tls=%zz"), want: smtpQuery},
+		{name: "smtps tls=required", env: smtpEnv("smtps://mail.example.com?tls=required"),
+			want: "GATEHOUSE_SMTP_URL: ?tls=required is for smtp://; smtps:// always speaks TLS"},
+		{name: "smtp without a sender", env: map[string]string{"GATEHOUSE_SMTP_URL": "smtp://mail.example.com"}, want: fromRequired},
+		{name: "graph without a sender", env: merge(graphEnv(), map[string]string{"GATEHOUSE_MAIL_FROM": ""}), want: fromRequired},
+		{name: "sender without a transport", env: map[string]string{"GATEHOUSE_MAIL_FROM": mailFrom}, want: fromAlone},
+		{name: "sender not an address", env: merge(smtpEnv("smtp://mail.example.com"), map[string]string{"GATEHOUSE_MAIL_FROM": "gatehouse"}),
+			want: `GATEHOUSE_MAIL_FROM: must be one email address, with a name or without, like Gatehouse <gatehouse@example.com>, got "gatehouse"`},
+		{name: "sender two addresses", env: merge(smtpEnv("smtp://mail.example.com"), map[string]string{"GATEHOUSE_MAIL_FROM": "a@example.com, b@example.com"}),
+			want: `GATEHOUSE_MAIL_FROM: must be one email address, with a name or without, like Gatehouse <gatehouse@example.com>, got "a@example.com, b@example.com"`},
+		{name: "sender neither an address nor with a transport", env: map[string]string{"GATEHOUSE_MAIL_FROM": "gatehouse@"},
+			want: fromAlone + "\n" + `GATEHOUSE_MAIL_FROM: must be one email address, with a name or without, like Gatehouse <gatehouse@example.com>, got "gatehouse@"`},
+		{name: "both transports", env: merge(graphEnv(), map[string]string{"GATEHOUSE_SMTP_URL": "smtp://mail.example.com"}),
+			want: "GATEHOUSE_SMTP_URL, GATEHOUSE_GRAPH_*: email goes through one transport: set GATEHOUSE_SMTP_URL or the GATEHOUSE_GRAPH_* settings, not both"},
+		{name: "graph tenant alone", env: map[string]string{"GATEHOUSE_GRAPH_TENANT_ID": tenantID, "GATEHOUSE_MAIL_FROM": mailFrom},
+			want: "GATEHOUSE_GRAPH_CLIENT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET, GATEHOUSE_GRAPH_SENDER: " + graphMissing},
+		{name: "graph secret missing", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_CLIENT_SECRET": " "}),
+			want: "GATEHOUSE_GRAPH_CLIENT_SECRET: " + graphMissing},
+		{name: "graph sender alone, without a sender address", env: map[string]string{"GATEHOUSE_GRAPH_SENDER": "gatehouse@contoso.com"},
+			want: "GATEHOUSE_GRAPH_TENANT_ID, GATEHOUSE_GRAPH_CLIENT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET: " + graphMissing + "\n" + fromRequired},
+		{name: "graph client id not a GUID", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_CLIENT_ID": "gatehouse"}),
+			want: `GATEHOUSE_GRAPH_CLIENT_ID: must be the app registration's application (client) id, a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c, got "gatehouse"`},
+		{name: "graph tenant a single word", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_TENANT_ID": "common"}),
+			want: `GATEHOUSE_GRAPH_TENANT_ID: must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got "common"`},
+		{name: "graph sender with a space", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_SENDER": "gate house@contoso.com"}),
+			want: graphSender("gate house@contoso.com")},
+		{name: "graph sender a path", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_SENDER": "users/gatehouse@contoso.com"}),
+			want: graphSender("users/gatehouse@contoso.com")},
+		{name: "graph sender with a query", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_SENDER": "gatehouse@contoso.com?x"}),
+			want: graphSender("gatehouse@contoso.com?x")},
+		{name: "graph sender with a #", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_SENDER": "gate#house"}),
+			want: graphSender("gate#house")},
+		{name: "graph URL over http", env: merge(graphEnv(), map[string]string{"GATEHOUSE_GRAPH_URL": "http://graph.microsoft.com/v1.0"}),
+			want: `GATEHOUSE_GRAPH_URL: must be https (http only to a loopback host, for an emulator), got "http://graph.microsoft.com/v1.0"`},
+		{name: "graph URL with a query", env: map[string]string{"GATEHOUSE_GRAPH_URL": "https://graph.microsoft.com/v1.0?x=1"},
+			want: `GATEHOUSE_GRAPH_URL: must be a base URL without a query or fragment, got "https://graph.microsoft.com/v1.0?x=1"`},
+		{name: "graph URL with a fragment", env: map[string]string{"GATEHOUSE_GRAPH_URL": "https://graph.microsoft.com/v1.0#x"},
+			want: `GATEHOUSE_GRAPH_URL: must be a base URL without a query or fragment, got "https://graph.microsoft.com/v1.0#x"`},
+		{name: "graph URL with credentials", env: map[string]string{"GATEHOUSE_GRAPH_URL": "https://me:" + graphSecret + "@graph.microsoft.com/v1.0"},
+			want: "GATEHOUSE_GRAPH_URL: must not carry credentials, got a URL with a user part"},
+		{name: "graph URL relative", env: map[string]string{"GATEHOUSE_GRAPH_URL": "graph.microsoft.com/v1.0"},
+			want: `GATEHOUSE_GRAPH_URL: must be an absolute http or https URL, got "graph.microsoft.com/v1.0"`},
 		{name: "identities file absent", env: map[string]string{"GATEHOUSE_IDENTITIES_FILE": absent},
 			want: "GATEHOUSE_IDENTITIES_FILE: open " + absent + ": no such file or directory"},
 		{name: "identities file with problems", env: map[string]string{"GATEHOUSE_IDENTITIES_FILE": badPeople},
@@ -498,6 +712,8 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"GITHUB_CLIENT_ID":          "Iv23liGatehouse",
 		"GATEHOUSE_TEAMS_TENANT_ID": "contoso",
 		"GATEHOUSE_TEAMS_WEBHOOKS":  "releases",
+		"GATEHOUSE_SMTP_URL":        "smtp://[::1",
+		"GATEHOUSE_GRAPH_CLIENT_ID": "x",
 		"GATEHOUSE_IDENTITIES_FILE": identitiesFile(t, "people:\n  - teams: x\n"),
 	}
 	_, err := load(env, nil)
@@ -517,6 +733,11 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD: missing: the Teams bot needs GATEHOUSE_TEAMS_APP_ID, GATEHOUSE_TEAMS_APP_PASSWORD and GATEHOUSE_TEAMS_TENANT_ID together (the Azure Bot's app id, client secret and tenant), or none of them",
 		`GATEHOUSE_TEAMS_TENANT_ID: must be the tenant id (a GUID) or its domain name, like contoso.onmicrosoft.com, got "contoso"`,
 		"GATEHOUSE_TEAMS_WEBHOOKS: entry 1 must be name=https://…; the value is not shown",
+		"GATEHOUSE_SMTP_URL: the host's [ has no ]",
+		"GATEHOUSE_GRAPH_TENANT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET, GATEHOUSE_GRAPH_SENDER: missing: email through Microsoft Graph needs GATEHOUSE_GRAPH_TENANT_ID, GATEHOUSE_GRAPH_CLIENT_ID, GATEHOUSE_GRAPH_CLIENT_SECRET and GATEHOUSE_GRAPH_SENDER together (the app registration's tenant, client id and client secret, and the mailbox to send from), or none of them",
+		`GATEHOUSE_GRAPH_CLIENT_ID: must be the app registration's application (client) id, a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c, got "x"`,
+		"GATEHOUSE_SMTP_URL, GATEHOUSE_GRAPH_*: email goes through one transport: set GATEHOUSE_SMTP_URL or the GATEHOUSE_GRAPH_* settings, not both",
+		"GATEHOUSE_MAIL_FROM: required when email is set up: the sender address, like Gatehouse <gatehouse@example.com>",
 		"GATEHOUSE_IDENTITIES_FILE: " + env["GATEHOUSE_IDENTITIES_FILE"] + `: people[0] (line 2): teams "x" is not an AAD object id: a GUID like 6f1c2d3e-0000-4000-8000-00000000a11c`,
 	}
 	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
@@ -572,10 +793,11 @@ func TestTeamsBotAndSignIn(t *testing.T) {
 func secretForms(t *testing.T) []string {
 	t.Helper()
 	forms := strings.Split(pkcs1PEM(), "\n")[1:4]
-	for _, b := range [][]byte{secretKey, []byte(webhookSecret), []byte(clientSecret), []byte(botPassword), []byte(hookSig)} {
+	for _, b := range [][]byte{secretKey, []byte(webhookSecret), []byte(clientSecret), []byte(botPassword), []byte(hookSig), []byte(smtpPassword), []byte(graphSecret)} {
 		forms = append(forms, string(b), hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), fmt.Sprint([]byte(b)))
 	}
-	return append(forms, testKey().D.String(), testKey().Primes[0].String(), "/workflows/5f0e1d", "logic.azure.com")
+	return append(forms, testKey().D.String(), testKey().Primes[0].String(), "/workflows/5f0e1d", "logic.azure.com",
+		smtpPasswordEncoded, "s3cret", "do-not-print")
 }
 
 func TestSecretsNotShown(t *testing.T) {
@@ -623,7 +845,7 @@ func TestSecretsNotShown(t *testing.T) {
 		"github_client_id": "Iv23liGatehouse", "authority_url": "https://login.microsoftonline.com",
 		"teams_app_id": botAppID, "teams_tenant_id": tenantID,
 		"teams_openid_url": "https://login.botframework.com/v1/.well-known/openidconfiguration",
-		"teams_webhooks":   "releases,ops/oncall", "identities": 1.0,
+		"teams_webhooks":   "releases,ops/oncall", "identities": 1.0, "mail_from": "",
 	}
 	if diff := cmp.Diff(want, logged.Config); diff != "" {
 		t.Errorf("logged config (-want +got):\n%s", diff)
@@ -662,8 +884,30 @@ func TestSecretsNotInErrors(t *testing.T) {
 		"GATEHOUSE_AUTHORITY_URL":      "https://me:" + botPassword + "@login.microsoftonline.com",
 		"GATEHOUSE_TEAMS_WEBHOOKS":     hooks,
 	}
+	// Every way of getting the email settings wrong, with the secrets set;
+	// a password not percent-encoded spills into the other parts of the URL.
+	email := []map[string]string{
+		{"GATEHOUSE_GRAPH_CLIENT_SECRET": graphSecret, "GATEHOUSE_GRAPH_CLIENT_ID": "nope",
+			"GATEHOUSE_GRAPH_URL": "https://me:" + graphSecret + "@graph.microsoft.com"},
+		{"GATEHOUSE_GRAPH_CLIENT_SECRET": graphSecret, "GATEHOUSE_SMTP_URL": "smtp://gatehouse:" + smtpPasswordEncoded + "@mail.example.com"},
+	}
+	for _, u := range []string{
+		"smtp://gatehouse:" + smtpPassword + "@mail.example.com",
+		"smtp://gatehouse:" + smtpPassword,
+		"smtp://" + smtpPassword + "@mail.example.com:25",
+		"smtp://" + smtpPasswordEncoded + "@mail.example.com:25",
+		"smtp://gatehouse:" + smtpPasswordEncoded + "%@mail.example.com",
+		"smtp://gatehouse%:" + smtpPasswordEncoded + "@mail.example.com",
+		"smtp://gatehouse:" + smtpPasswordEncoded + "@mail.example.com:99999/x?y#z",
+		"smtps://gatehouse:" + smtpPasswordEncoded + "@[" + smtpPassword + "]",
+		"smtp:gatehouse:" + smtpPasswordEncoded + "@mail.example.com",
+		"http://gatehouse:" + smtpPasswordEncoded + "@mail.example.com",
+		smtpPassword,
+	} {
+		email = append(email, map[string]string{"GATEHOUSE_SMTP_URL": u})
+	}
 	var all []string
-	for _, e := range []map[string]string{env, {"GITHUB_APP_PRIVATE_KEY": pkcs1PEM()[:300]}, {"GATEHOUSE_SECRET_KEY": webhookSecret}, merge(validEnv(), teams)} {
+	for _, e := range append([]map[string]string{env, {"GITHUB_APP_PRIVATE_KEY": pkcs1PEM()[:300]}, {"GATEHOUSE_SECRET_KEY": webhookSecret}, merge(validEnv(), teams)}, email...) {
 		_, err := load(e, files{"/app.pem": pkcs1PEM()})
 		if err == nil {
 			t.Fatal("Load succeeded")
@@ -716,6 +960,103 @@ func TestMicrosoftEmulated(t *testing.T) {
 		}
 		if got := c.MicrosoftEmulated(); got != want {
 			t.Errorf("MicrosoftEmulated() with %q = %v, want %v", url, got, want)
+		}
+	}
+}
+
+func TestEmail(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct {
+		env  map[string]string
+		want bool
+	}{
+		"no transport":   {env: validEnv()},
+		"smtp":           {env: merge(validEnv(), smtpEnv("smtp://mail.example.com")), want: true},
+		"graph":          {env: merge(validEnv(), graphEnv()), want: true},
+		"graph URL only": {env: merge(validEnv(), map[string]string{"GATEHOUSE_GRAPH_URL": "https://graph.microsoft.us/v1.0"})},
+	} {
+		c, err := load(tt.env, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := c.Email(); got != tt.want {
+			t.Errorf("%s: Email() = %v, want %v", name, got, tt.want)
+		}
+	}
+}
+
+// TestEmailSettingsShown formats a config with every setting, both email
+// transports included, every way it may be printed: the email settings
+// show, the SMTP password and the Graph client secret do not.
+func TestEmailSettingsShown(t *testing.T) {
+	t.Parallel()
+	viaSMTP, err := load(merge(merge(validEnv(), teamsEnv()), smtpEnv("smtp://gatehouse:"+smtpPasswordEncoded+"@mail.example.com")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaGraph, err := load(merge(validEnv(), graphEnv()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Load refuses both transports at once; a config may still hold both.
+	c := viaSMTP
+	c.Graph = viaGraph.Graph
+
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("config", "config", c, "smtp", c.SMTP, "graph", c.Graph)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "config", c, "smtp", c.SMTP, "graph", c.Graph)
+	outputs := map[string]string{"text log": text.String(), "json log": js.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		outputs[verb] = fmt.Sprintf(verb, c)
+		outputs[verb+" smtp"] = fmt.Sprintf(verb, c.SMTP)
+		outputs[verb+" *smtp"] = fmt.Sprintf(verb, *c.SMTP)
+		outputs[verb+" graph"] = fmt.Sprintf(verb, c.Graph)
+		outputs[verb+" *graph"] = fmt.Sprintf(verb, *c.Graph)
+	}
+	for name, v := range map[string]any{"config": c, "smtp": c.SMTP, "graph": c.Graph} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("json.Marshal(%s): %v", name, err)
+		}
+		outputs["json.Marshal "+name] = string(b)
+	}
+	for name, out := range outputs {
+		for _, s := range secretForms(t) {
+			if strings.Contains(out, s) {
+				t.Errorf("%s shows a secret (%.12s…):\n%s", name, s, out)
+			}
+		}
+	}
+
+	// The log line and the config marshalled whole show the same settings.
+	var logged struct{ Config map[string]any }
+	if err := json.Unmarshal(js.Bytes(), &logged); err != nil {
+		t.Fatal(err)
+	}
+	var marshalled map[string]any
+	if err := json.Unmarshal([]byte(outputs["json.Marshal config"]), &marshalled); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(logged.Config, marshalled); diff != "" {
+		t.Errorf("json.Marshal of the config differs from its log line (-logged +marshalled):\n%s", diff)
+	}
+	want := map[string]any{
+		"mail_from": mailFrom,
+		"smtp":      map[string]any{"host": "mail.example.com", "port": 587.0, "security": "starttls-required", "username": "gatehouse"},
+		"graph": map[string]any{"tenant_id": tenantID, "client_id": graphClientID, "sender": "gatehouse@contoso.com",
+			"url": "https://graph.microsoft.com/v1.0"},
+	}
+	got := map[string]any{}
+	for k := range want {
+		got[k] = logged.Config[k]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("logged email settings (-want +got):\n%s", diff)
+	}
+	for _, want := range []string{"smtp.host=mail.example.com", "smtp.port=587", "smtp.security=starttls-required", "smtp.username=gatehouse",
+		"graph.sender=gatehouse@contoso.com", "graph.url=https://graph.microsoft.com/v1.0"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text log lacks %s:\n%s", want, text.String())
 		}
 	}
 }

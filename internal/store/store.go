@@ -107,6 +107,17 @@ type Store interface {
 	// Card returns the Teams card posted for a gate, or ErrNotFound.
 	Card(ctx context.Context, gateID string) (Card, error)
 
+	// AddEmails stores a gate's recipients; a recipient the gate already
+	// has keeps its stored email unchanged.
+	AddEmails(ctx context.Context, emails []Email) error
+	// Emails lists a gate's emails in the order they were added.
+	Emails(ctx context.Context, gateID string) ([]Email, error)
+	// MoveEmail moves a gate's email from one state to another in one
+	// step: ErrConflict when it is not in from, ErrNotFound when there is
+	// no such email. Moving to EmailSending counts an attempt. lastError
+	// replaces the stored one (empty clears it).
+	MoveEmail(ctx context.Context, gateID, recipient string, from, to EmailState, lastError string, at time.Time) error
+
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store.
@@ -231,3 +242,27 @@ type Card struct {
 	ActivityID     string
 	PostedAt       time.Time
 }
+
+// Email is one message of a gate's email notification, to one recipient.
+type Email struct {
+	GateID    string
+	Recipient string // the address, lower-cased
+	Label     string // how the issue names the recipient: the listed address or "@login"
+	MessageID string // the Message-ID, without angle brackets; the same on every attempt
+	State     EmailState
+	Attempts  int // times handed to the transport
+	LastError string
+	UpdatedAt time.Time
+}
+
+// EmailState is where one email stands.
+type EmailState string
+
+const (
+	EmailPending EmailState = "pending" // not handed over yet: safe to send
+	EmailSending EmailState = "sending" // handed to the transport; the outcome is not recorded yet
+	EmailSent    EmailState = "sent"
+	EmailFailed  EmailState = "failed"  // refused for good; not sent
+	EmailUnknown EmailState = "unknown" // the app stopped while sending: it may have arrived, and is never sent again
+	EmailSkipped EmailState = "skipped" // the gate settled before it was sent
+)

@@ -36,6 +36,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Installations", testInstallations},
 		{"Conversations", testConversations},
 		{"Cards", testCards},
+		{"Emails", testEmails},
+		{"MoveEmail", testMoveEmail},
+		{"MoveEmailConcurrent", testMoveEmailConcurrent},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
