@@ -123,7 +123,7 @@ func (e *Emulator) connector(handle func(c *connectorCall)) http.HandlerFunc {
 		e.connectorRequests++
 		e.mu.Unlock()
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		botID, err := e.verifyAccessToken(raw, botFrameworkResource)
+		bot, err := e.verifyAccessToken(raw, botFrameworkResource)
 		if !ok || err != nil {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Authorization has been denied for this request."})
 			return
@@ -135,7 +135,7 @@ func (e *Emulator) connector(handle func(c *connectorCall)) http.HandlerFunc {
 			connectorFault(w, f)
 			return
 		}
-		handle(&connectorCall{w: w, r: r, botID: botID})
+		handle(&connectorCall{w: w, r: r, botID: bot.ClientID})
 	}
 }
 

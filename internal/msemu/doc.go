@@ -1,12 +1,13 @@
 // Package msemu is an in-memory stand-in for the Microsoft services that
 // Gatehouse talks to, served on loopback for tests, end-to-end tests and
-// `gatehouse demo`: the Microsoft identity platform's token endpoint, the
-// Bot Framework's OpenID metadata, the Bot Connector API of Teams, Teams
-// itself sending activities to a bot, and Workflows (Power Automate)
-// webhooks. It aims to answer as the real services do where Gatehouse
-// depends on them, so the real binaries run against it unchanged
-// (GATEHOUSE_AUTHORITY_URL = AuthorityURL(), GATEHOUSE_TEAMS_OPENID_URL =
-// OpenIDURL(), webhook URLs from AddWebhook).
+// `gatehouse demo`: the Microsoft identity platform's token endpoint and
+// tenant discovery, the Bot Framework's OpenID metadata, the Bot Connector
+// API of Teams, Teams itself sending activities to a bot, Workflows (Power
+// Automate) webhooks, and Microsoft Graph's sendMail. It aims to answer as
+// the real services do where Gatehouse depends on them, so the real
+// binaries run against it unchanged (GATEHOUSE_AUTHORITY_URL =
+// AuthorityURL(), GATEHOUSE_TEAMS_OPENID_URL = OpenIDURL(), webhook URLs
+// from AddWebhook, the Graph URL from GraphURL()).
 //
 // # Setting up
 //
@@ -18,11 +19,21 @@
 //	team, err := emu.AddTeam(msemu.Team{Name: "Release", Channels: []msemu.Channel{{Name: "Deploys"}}, Members: []string{alice.ID}})
 //	err = emu.Install(ctx, botURL, botAppID, team.ID)       // Teams tells the bot, which learns the team
 //	hookURL, err := emu.AddWebhook("releases")              // a Workflows webhook
+//	err = emu.AddApp(tenant, mailAppID, mailSecret)         // an app that sends mail through Graph
+//	err = emu.GrantMailSend(tenant, mailAppID)              // with the Mail.Send application role
+//	err = emu.AddMailbox(tenant, "gatehouse@corp.example")  // the mailbox it sends as
+//
+// With Options.TLS the server speaks HTTPS with a self-signed certificate
+// (ECDSA P-256, for 127.0.0.1, ::1 and localhost, valid for a day), which
+// CertPEM returns for a client's root pool or a child process's
+// SSL_CERT_FILE; URL() is then https. MSAL, under azidentity, takes only
+// an https authority.
 //
 // Each service has its own routes on the one server, under URL():
 //
 //	POST /{tenant}/oauth2/v2.0/token                              identity platform (client credentials)
 //	GET  /{tenant}/discovery/v2.0/keys                            keys that sign access tokens
+//	GET  /{tenant}/v2.0/.well-known/openid-configuration          tenant discovery
 //	GET  /v1/.well-known/openidconfiguration                      Bot Framework OpenID metadata
 //	GET  /v1/.well-known/keys                                     keys that sign activities to bots
 //	POST /teams/v3/conversations/{conversationId}/activities      Bot Connector (ServiceURL() is /teams/)
@@ -30,13 +41,17 @@
 //	GET  /teams/v3/conversations/{conversationId}/members/{memberId}
 //	GET  /teams/v3/teams/{teamId}/conversations
 //	POST /workflows/{id}/triggers/manual/paths/invoke             Workflows webhooks
+//	POST /v1.0/users/{id | userPrincipalName}/sendMail            Microsoft Graph (GraphURL() is /v1.0)
 //
 // # Identity platform
 //
 // AddApp registers an application with a client secret in a tenant. The
 // token endpoint takes the client credentials grant with the secret in the
-// form or in HTTP Basic, and a single "<resource>/.default" scope for
-// https://api.botframework.com or https://graph.microsoft.com. It answers
+// form or in HTTP Basic, and a single "<resource>/.default" scope (beside
+// the openid, offline_access, profile and email scopes that MSAL adds) for
+// https://api.botframework.com, or for Microsoft Graph: its global
+// resource https://graph.microsoft.com or URL(), the emulator standing for
+// Graph as a national cloud's Graph host does. It answers
 // {"token_type":"Bearer","expires_in","ext_expires_in","access_token"}
 // with Options.TokenLifetime (3599 s by default), and refuses as the real
 // one does, with {"error","error_description":"AADSTS…","error_codes",
@@ -46,8 +61,16 @@
 // (an app not in the tenant), invalid_resource; 401 invalid_client (a
 // missing or wrong secret). Access tokens are RS256 JWTs in the v1.0
 // format: aud the resource, iss https://sts.windows.net/{tenant}/, appid
-// and azp the client id, tid, oid, sub, iat, nbf and exp. TokenRequests
-// counts requests by client id, so tests can see caching.
+// and azp the client id, tid, oid, sub, iat, nbf and exp; Graph tokens of
+// an app granted Mail.Send carry roles ["Mail.Send"]. TokenRequests counts
+// requests by client id, so tests can see caching.
+//
+// A tenant's discovery document, which MSAL reads before asking for a
+// token, has the members login.microsoftonline.com answers, with issuer
+// {URL()}/{tenant}/v2.0, token_endpoint TokenURL(tenant), jwks_uri the keys
+// above and msgraph_host the emulator; an unknown tenant is 400
+// invalid_tenant (AADSTS90002). A tenant exists once it is the Teams
+// tenant or has an app or a mailbox.
 //
 // # Bot Connector
 //
@@ -108,4 +131,37 @@
 // DirectApiAuthorizationRequired or DirectApiInvalidAuthorizationSignature,
 // 400 InvalidRequestContent or TriggerInputSchemaMismatch. FailWebhookNext
 // makes the next posts fail.
+//
+// # Microsoft Graph: sendMail
+//
+// AddMailbox makes a mailbox exist in a tenant; GrantMailSend gives an app
+// the Mail.Send application role and, with mailboxes, an application
+// access policy restricting it to them. sendMail takes the mailbox by
+// address (compared case-insensitively) or by object id (MailboxID), and
+// checks in Graph's order, answering Graph's errors
+// {"error":{"code","message","innerError":{"date","request-id",
+// "client-request-id"}}}:
+//
+//   - an access token of this identity platform for a Graph resource,
+//     unexpired by the emulator's clock: else 401 InvalidAuthenticationToken
+//     ("Access token is empty.", "…Invalid audience.", "Lifetime validation
+//     failed, the token is expired.") with WWW-Authenticate;
+//   - a pending fault (FailGraphNext, ThrottleGraph: 429
+//     ApplicationThrottled with Retry-After);
+//   - the Mail.Send role in the token: else 403 ErrorAccessDenied;
+//   - the access policy: else 403 ErrorAccessDenied ("[RAOP] : Blocked by
+//     tenant configured AppOnly AccessPolicy settings.");
+//   - the mailbox in the token's tenant: else 404 ErrorInvalidUser;
+//   - the body, at most 4 MB (413 RequestEntityTooLarge), decompressed for
+//     Content-Encoding: gzip as kiota sends it (another encoding is 400
+//     BadRequest);
+//   - text/plain: base64 (white space allowed) of an RFC 5322 message, else
+//     400 ErrorMimeContentInvalidBase64String or ErrorMimeContentInvalid;
+//     application/json: {"message":{…},"saveToSentItems":bool}, else 400
+//     UnableToDeserializePostBody; either with a valid recipient in To, Cc
+//     or Bcc, else 400 ErrorInvalidRecipients; any other type is 415.
+//
+// An accepted message is answered 202 with no body and kept (SentMail).
+// Every answer has request-id and client-request-id (the request's, or the
+// request-id). GraphRequests counts every sendMail request.
 package msemu

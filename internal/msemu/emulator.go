@@ -1,9 +1,11 @@
 package msemu
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -46,17 +48,23 @@ type Options struct {
 	GenerateKey func() (*rsa.PrivateKey, error)
 	// Logf, when set, gets one line per request served and per activity sent.
 	Logf func(format string, args ...any)
+	// TLS serves HTTPS with a self-signed certificate made by New (CertPEM),
+	// as the identity platform's clients insist on an https authority.
+	TLS bool
 }
 
 // Emulator is the Microsoft side of Gatehouse on loopback: the identity
-// platform's token endpoint, the Bot Framework's OpenID metadata, the Bot
-// Connector API of Teams, Teams itself sending activities to a bot, and
-// Workflows webhooks. All methods are safe for concurrent use.
+// platform's token endpoint and tenant discovery, the Bot Framework's
+// OpenID metadata, the Bot Connector API of Teams, Teams itself sending
+// activities to a bot, Workflows webhooks, and Microsoft Graph's sendMail.
+// All methods are safe for concurrent use.
 type Emulator struct {
 	opts     Options
 	clock    func() time.Time
-	client   *http.Client // sends activities to bots
-	identity *signingKey  // signs access tokens
+	client   *http.Client     // sends activities to bots
+	identity *signingKey      // signs access tokens
+	cert     *tls.Certificate // serves HTTPS; nil without Options.TLS
+	certPEM  []byte
 
 	mu                sync.Mutex // guards everything below
 	srv               *http.Server
@@ -73,9 +81,13 @@ type Emulator struct {
 	posts             []*post                    // in the order posted
 	lastActivityID    int64
 	connectorRequests int
-	faults            []*fault            // connector
-	hookFaults        []*fault            // workflows
-	webhooks          map[string]*webhook // by name
+	faults            []*fault                       // connector
+	hookFaults        []*fault                       // workflows
+	webhooks          map[string]*webhook            // by name
+	mailboxes         map[string]map[string]*mailbox // tenant -> lower-case address -> mailbox
+	sent              []SentMail
+	graphRequests     int
+	graphFaults       []*fault
 }
 
 // New returns an Emulator configured by opts; call Start to serve it.
@@ -118,8 +130,14 @@ func New(opts Options) (*Emulator, error) {
 		teams:         map[string]*team{},
 		chats:         map[string]*chat{},
 		webhooks:      map[string]*webhook{},
+		mailboxes:     map[string]map[string]*mailbox{},
 	}
 	var err error
+	if opts.TLS {
+		if e.cert, e.certPEM, err = selfSigned(); err != nil {
+			return nil, err
+		}
+	}
 	if e.identity, err = e.newKey("login.microsoftonline.com", nil); err != nil {
 		return nil, err
 	}
@@ -137,7 +155,8 @@ func New(opts Options) (*Emulator, error) {
 	return e, nil
 }
 
-// Start listens on the loopback address and serves in the background.
+// Start listens on the loopback address and serves in the background, over
+// TLS with Options.TLS.
 func (e *Emulator) Start() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -148,13 +167,20 @@ func (e *Emulator) Start() error {
 	if err != nil {
 		return fmt.Errorf("msemu: listen on %s: %w", e.opts.Addr, err)
 	}
+	srv := &http.Server{Handler: e.handler(), ReadHeaderTimeout: 10 * time.Second}
+	serve := srv.Serve
 	e.base = "http://" + ln.Addr().String()
-	e.srv = &http.Server{Handler: e.handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func(srv *http.Server) {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if e.cert != nil {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*e.cert}, MinVersion: tls.VersionTLS12}
+		serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		e.base = "https://" + ln.Addr().String()
+	}
+	e.srv = srv
+	go func() {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			e.logf("msemu: serve: %v", err)
 		}
-	}(e.srv)
+	}()
 	return nil
 }
 
@@ -185,6 +211,10 @@ func (e *Emulator) URL() string {
 	return e.base
 }
 
+// CertPEM is the server's self-signed certificate in PEM form, for a
+// client's root pool or SSL_CERT_FILE; nil without Options.TLS.
+func (e *Emulator) CertPEM() []byte { return bytes.Clone(e.certPEM) }
+
 // AuthorityURL stands for https://login.microsoftonline.com, as
 // GATEHOUSE_AUTHORITY_URL has it.
 func (e *Emulator) AuthorityURL() string { return e.URL() }
@@ -214,6 +244,7 @@ func (e *Emulator) handler() http.Handler {
 	e.openIDRoutes(mux)
 	e.connectorRoutes(mux)
 	e.workflowRoutes(mux)
+	e.graphRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody("NotFound", "No route matches "+r.Method+" "+r.URL.Path+"."))
 	})

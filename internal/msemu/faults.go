@@ -38,6 +38,23 @@ func (e *Emulator) FailWebhookNext(n, status int) error {
 	return e.addFault(&e.hookFaults, n, status, 0)
 }
 
+// FailGraphNext makes the next n sendMail requests with a valid access
+// token answer status (4xx or 5xx) in Graph's error shape.
+func (e *Emulator) FailGraphNext(n, status int) error {
+	return e.addFault(&e.graphFaults, n, status, 0)
+}
+
+// ThrottleGraph makes the next n sendMail requests with a valid access
+// token answer 429 ApplicationThrottled, as Exchange Online throttles a
+// mailbox, with Retry-After (whole seconds, rounded up; none when
+// retryAfter is zero).
+func (e *Emulator) ThrottleGraph(n int, retryAfter time.Duration) error {
+	if retryAfter < 0 {
+		return fmt.Errorf("msemu: Retry-After %v is negative", retryAfter)
+	}
+	return e.addFault(&e.graphFaults, n, http.StatusTooManyRequests, retryAfter)
+}
+
 func (e *Emulator) addFault(q *[]*fault, n, status int, retryAfter time.Duration) error {
 	if n < 1 {
 		return fmt.Errorf("msemu: fault count %d is not positive", n)
@@ -67,7 +84,7 @@ func takeFault(q *[]*fault) *fault {
 // connectorFault answers as the Bot Connector does for the status.
 func connectorFault(w http.ResponseWriter, f *fault) {
 	if f.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
+		setRetryAfter(w, f.retryAfter)
 	}
 	code, message := statusCode(f.status), statusMessage(f.status)
 	switch f.status {
@@ -94,6 +111,20 @@ func connectorFault(w http.ResponseWriter, f *fault) {
 	writeJSON(w, f.status, errorBody(code, message))
 }
 
+// graphFault is Graph's answer for the status.
+func graphFault(f *fault) *graphError {
+	g := &graphError{status: f.status, code: statusCode(f.status), message: statusMessage(f.status), retryAfter: f.retryAfter}
+	switch f.status {
+	case http.StatusUnauthorized:
+		g.code, g.message = "InvalidAuthenticationToken", "Access token validation failure."
+	case http.StatusForbidden:
+		g.code, g.message = "ErrorAccessDenied", accessDenied
+	case http.StatusTooManyRequests:
+		g.code, g.message = "ApplicationThrottled", "Application is over its MailboxConcurrency limit."
+	}
+	return g
+}
+
 // webhookFault answers in Logic Apps' error shape.
 func webhookFault(w http.ResponseWriter, f *fault) {
 	writeJSON(w, f.status, errorBody(statusCode(f.status), statusMessage(f.status)))
@@ -113,4 +144,9 @@ func statusMessage(status int) string {
 		return text + "."
 	}
 	return "Request failed."
+}
+
+// setRetryAfter sets Retry-After in whole seconds, rounded up.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 }

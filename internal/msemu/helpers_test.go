@@ -147,6 +147,12 @@ func (a answer) errorCode(t *testing.T) string {
 
 func do(t *testing.T, method, u string, header http.Header, body string) answer {
 	t.Helper()
+	return doWith(t, http.DefaultClient, method, u, header, body)
+}
+
+// doWith sends a request with client and reads the answer whole.
+func doWith(t *testing.T, client *http.Client, method, u string, header http.Header, body string) answer {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +160,7 @@ func do(t *testing.T, method, u string, header http.Header, body string) answer 
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

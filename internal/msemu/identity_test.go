@@ -34,15 +34,16 @@ func keySet(t *testing.T, u string) jose.JSONWebKeySet {
 
 // accessClaims are the claims of an access token that tests compare.
 type accessClaims struct {
-	Audience string `json:"aud"`
-	Issuer   string `json:"iss"`
-	AppID    string `json:"appid"`
-	AZP      string `json:"azp"`
-	Tenant   string `json:"tid"`
-	IDType   string `json:"idtyp"`
-	Version  string `json:"ver"`
-	IssuedAt int64  `json:"iat"`
-	Expiry   int64  `json:"exp"`
+	Audience string   `json:"aud"`
+	Issuer   string   `json:"iss"`
+	AppID    string   `json:"appid"`
+	AZP      string   `json:"azp"`
+	Tenant   string   `json:"tid"`
+	IDType   string   `json:"idtyp"`
+	Version  string   `json:"ver"`
+	IssuedAt int64    `json:"iat"`
+	Expiry   int64    `json:"exp"`
+	Roles    []string `json:"roles"`
 }
 
 // verifyIssued checks an access token's signature against the identity
@@ -71,13 +72,21 @@ func TestTokenIssued(t *testing.T) {
 	emu := start(t, Options{Now: c.Now, TokenLifetime: 90 * time.Second})
 	check(t, emu.AddApp("contoso.onmicrosoft.com", "mail-app", "s3cret/+="))
 	check(t, emu.AddApp(emu.TenantID(), botID, botSecret))
+	check(t, emu.AddApp("contoso.onmicrosoft.com", "sender-app", "sender-secret"))
+	check(t, emu.GrantMailSend("contoso.onmicrosoft.com", "sender-app"))
+	mailSend := []string{"Mail.Send"}
 	tests := []struct {
 		name, tenant, clientID, secret, scope string
 		basic                                 bool
 		aud                                   string
+		roles                                 []string
 	}{
-		{"bot, secret in the form", emu.TenantID(), botID, botSecret, "https://api.botframework.com/.default", false, "https://api.botframework.com"},
-		{"graph, secret in Basic", "contoso.onmicrosoft.com", "mail-app", "s3cret/+=", "https://graph.microsoft.com/.default", true, "https://graph.microsoft.com"},
+		{"bot, secret in the form", emu.TenantID(), botID, botSecret, "https://api.botframework.com/.default", false, "https://api.botframework.com", nil},
+		{"graph, secret in Basic", "contoso.onmicrosoft.com", "mail-app", "s3cret/+=", "https://graph.microsoft.com/.default", true, "https://graph.microsoft.com", nil},
+		{"graph, with the OpenID scopes MSAL adds", "contoso.onmicrosoft.com", "mail-app", "s3cret/+=", "https://graph.microsoft.com/.default openid offline_access profile", false, "https://graph.microsoft.com", nil},
+		{"graph, granted Mail.Send", "contoso.onmicrosoft.com", "sender-app", "sender-secret", "https://graph.microsoft.com/.default", false, "https://graph.microsoft.com", mailSend},
+		{"the emulator as Graph, granted Mail.Send", "contoso.onmicrosoft.com", "sender-app", "sender-secret", emu.URL() + "/.default", false, emu.URL(), mailSend},
+		{"bot framework, granted Mail.Send: no roles", "contoso.onmicrosoft.com", "sender-app", "sender-secret", "https://api.botframework.com/.default", false, "https://api.botframework.com", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +119,7 @@ func TestTokenIssued(t *testing.T) {
 			want := accessClaims{
 				Audience: tt.aud, Issuer: "https://sts.windows.net/" + tt.tenant + "/",
 				AppID: tt.clientID, AZP: tt.clientID, Tenant: tt.tenant, IDType: "app", Version: "1.0",
-				IssuedAt: now, Expiry: now + 90,
+				IssuedAt: now, Expiry: now + 90, Roles: tt.roles,
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("claims (-want +got):\n%s", diff)
@@ -154,6 +163,7 @@ func TestTokenErrors(t *testing.T) {
 		{"no scope", emu.TenantID(), with("scope", ""), 400, "invalid_request", 900144},
 		{"scope without .default", emu.TenantID(), with("scope", "https://api.botframework.com"), 400, "invalid_scope", 1002012},
 		{"two scopes", emu.TenantID(), with("scope", "https://api.botframework.com/.default https://graph.microsoft.com/.default"), 400, "invalid_scope", 1002012},
+		{"OpenID scopes only", emu.TenantID(), with("scope", "openid profile"), 400, "invalid_scope", 1002012},
 		{"app not in the tenant", emu.TenantID(), with("client_id", "stranger"), 400, "unauthorized_client", 700016},
 		{"no secret", emu.TenantID(), with("client_secret", ""), 401, "invalid_client", 7000218},
 		{"wrong secret", emu.TenantID(), with("client_secret", "guess"), 401, "invalid_client", 7000215},
@@ -269,5 +279,67 @@ func TestNewRefuses(t *testing.T) {
 		if _, err := New(opts); err == nil {
 			t.Errorf("New(%+v) succeeded", opts)
 		}
+	}
+}
+
+func TestTenantConfiguration(t *testing.T) {
+	t.Parallel()
+	emu := start(t, Options{TLS: true})
+	check(t, emu.AddApp("contoso.onmicrosoft.com", "mail-app", "secret"))
+	_, client := trusting(t, emu)
+	base := emu.URL()
+	root := base + "/contoso.onmicrosoft.com"
+	a := doWith(t, client, http.MethodGet, root+"/v2.0/.well-known/openid-configuration", nil, "")
+	if a.status != http.StatusOK {
+		t.Fatalf("status %d: %s", a.status, a.body)
+	}
+	strs := func(s ...string) []any {
+		out := make([]any, len(s))
+		for i, v := range s {
+			out[i] = v
+		}
+		return out
+	}
+	want := map[string]any{
+		"token_endpoint":                        emu.TokenURL("contoso.onmicrosoft.com"),
+		"token_endpoint_auth_methods_supported": strs("client_secret_post", "private_key_jwt", "client_secret_basic"),
+		"jwks_uri":                              root + "/discovery/v2.0/keys",
+		"response_modes_supported":              strs("query", "fragment", "form_post"),
+		"subject_types_supported":               strs("pairwise"),
+		"id_token_signing_alg_values_supported": strs("RS256"),
+		"response_types_supported":              strs("code", "id_token", "code id_token", "id_token token"),
+		"scopes_supported":                      strs("openid", "profile", "email", "offline_access"),
+		"issuer":                                root + "/v2.0",
+		"request_uri_parameter_supported":       false,
+		"userinfo_endpoint":                     base + "/oidc/userinfo",
+		"authorization_endpoint":                root + "/oauth2/v2.0/authorize",
+		"device_authorization_endpoint":         root + "/oauth2/v2.0/devicecode",
+		"http_logout_supported":                 true,
+		"frontchannel_logout_supported":         true,
+		"end_session_endpoint":                  root + "/oauth2/v2.0/logout",
+		"claims_supported": strs("sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+			"msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver",
+			"at_hash", "c_hash", "email"),
+		"kerberos_endpoint":     root + "/kerberos",
+		"tenant_region_scope":   "NA",
+		"cloud_instance_name":   "microsoftonline.com",
+		"cloud_graph_host_name": "graph.windows.net",
+		"msgraph_host":          strings.TrimPrefix(base, "https://"),
+		"rbac_url":              "https://pas.windows.net",
+	}
+	if diff := cmp.Diff(want, a.json(t)); diff != "" {
+		t.Errorf("discovery document (-want +got):\n%s", diff)
+	}
+	if k := doWith(t, client, http.MethodGet, root+"/discovery/v2.0/keys", nil, ""); k.status != http.StatusOK {
+		t.Errorf("jwks_uri answers %d", k.status)
+	}
+
+	unknown := doWith(t, client, http.MethodGet, base+"/fabrikam.onmicrosoft.com/v2.0/.well-known/openid-configuration", nil, "")
+	var body aadErrorBody
+	if err := json.Unmarshal(unknown.body, &body); err != nil {
+		t.Fatalf("unknown tenant: %d %q: %v", unknown.status, unknown.body, err)
+	}
+	if unknown.status != http.StatusBadRequest || body.Error != "invalid_tenant" || len(body.Codes) != 1 || body.Codes[0] != 90002 {
+		t.Errorf("unknown tenant: %d %s", unknown.status, unknown.body)
 	}
 }
