@@ -70,15 +70,18 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("GitHub App: %w", err)
 	}
-	ch := newChannels(cfg, st, log)
+	ch, err := newChannels(cfg, st, log)
+	if err != nil {
+		return err
+	}
 	// The service kicks the worker, whose Teams handlers read the service.
 	var worker *outbox.Worker
 	svc := gates.New(gates.Options{
 		Store: st, GitHub: apps, SecretKey: cfg.SecretKey, Kick: func() { worker.Kick() }, Metrics: met, Logger: log,
-		Identities: cfg.Identities, Channels: ch.resolver,
+		Identities: cfg.Identities, Channels: ch.resolver, Email: ch.mail != nil,
 	})
 	worker = outbox.NewWorker(outbox.Options{
-		Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log, Handlers: ch.handlers(svc),
+		Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log, Handlers: ch.handlers(svc, met.Email),
 	})
 	ch.connect(svc)
 	verifier, err := oidc.NewVerifier(ctx, cfg.OIDCIssuer, cfg.Audience())
