@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
 )
 
@@ -17,6 +18,33 @@ type formView struct {
 	Comment string
 	// Problems are every problem of the last answer, for the summary.
 	Problems []string
+	// Intent is the decision chosen before the page (an email's approve
+	// or reject link): its button comes first and is the primary one.
+	Intent approval.Decision
+}
+
+// buttonView is one of the decision buttons.
+type buttonView struct {
+	Value approval.Decision
+	Label string
+	Class string
+}
+
+// Buttons are the decision buttons in order: approve then reject, or the
+// intended one first.
+func (f *formView) Buttons() []buttonView {
+	approve := buttonView{Value: approval.Approve, Label: "Approve", Class: "approve"}
+	reject := buttonView{Value: approval.Reject, Label: "Reject", Class: "reject"}
+	switch f.Intent {
+	case approval.Approve:
+		approve.Class += " primary"
+		reject.Class += " secondary"
+	case approval.Reject:
+		reject.Class += " primary"
+		approve.Class += " secondary"
+		return []buttonView{reject, approve}
+	}
+	return []buttonView{approve, reject}
 }
 
 // inputView is one field's input. Element ids are "f-<field id>" and

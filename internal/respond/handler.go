@@ -37,9 +37,14 @@ type Gates interface {
 	Info(ctx context.Context, gateID string) (gates.Info, error)
 	// Answer records a decision on a gate.
 	Answer(ctx context.Context, gateID string, a gates.Answer) (gates.Answered, error)
+	// Response is the response the gate recorded under an answer ID, if
+	// any.
+	Response(ctx context.Context, gateID, answerID string) (approval.Response, bool, error)
 }
 
 // OAuthOptions are the GitHub App's OAuth credentials and GitHub's URLs.
+// Without a ClientID there is no GitHub sign-in: channel links answer 503
+// and the /auth/ routes are not registered; email links need none.
 type OAuthOptions struct {
 	ClientID     string
 	ClientSecret string
@@ -70,6 +75,7 @@ type Options struct {
 type Handler struct {
 	links   *Links
 	gates   Gates
+	signIn  bool
 	oauth   *oauth2.Config
 	apiURL  string
 	client  *http.Client
@@ -83,9 +89,11 @@ type Handler struct {
 func New(o Options) *Handler {
 	public := strings.TrimRight(o.PublicURL, "/")
 	server := strings.TrimRight(o.OAuth.ServerURL, "/")
+	signIn := o.OAuth.ClientID != ""
 	h := &Handler{
-		links: o.Links,
-		gates: o.Gates,
+		links:  o.Links,
+		gates:  o.Gates,
+		signIn: signIn,
 		oauth: &oauth2.Config{
 			ClientID:     o.OAuth.ClientID,
 			ClientSecret: o.OAuth.ClientSecret,
@@ -99,7 +107,7 @@ func New(o Options) *Handler {
 		apiURL:  strings.TrimRight(o.OAuth.APIURL, "/") + "/",
 		client:  o.OAuth.HTTPClient,
 		cookies: newCookies(o.Secret, strings.HasPrefix(public, "https://")),
-		csp:     contentSecurityPolicy(server),
+		csp:     contentSecurityPolicy(signIn, server),
 		now:     o.Now,
 		log:     o.Logger,
 	}
@@ -116,24 +124,28 @@ func New(o Options) *Handler {
 }
 
 // contentSecurityPolicy allows the page's own stylesheet and forms posting
-// to itself or (through the sign-in redirect) to GitHub, and nothing else.
-func contentSecurityPolicy(server string) string {
+// to itself or, with GitHub sign-in, (through the sign-in redirect) to
+// GitHub, and nothing else.
+func contentSecurityPolicy(signIn bool, server string) string {
 	formAction := "'self'"
-	if u, err := url.Parse(server); err == nil && u.Scheme != "" && u.Host != "" {
+	if u, err := url.Parse(server); signIn && err == nil && u.Scheme != "" && u.Host != "" {
 		formAction += " " + u.Scheme + "://" + u.Host
 	}
 	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction +
 		"; frame-ancestors 'none'; base-uri 'none'"
 }
 
-// Register adds the pages' routes to mux.
+// Register adds the pages' routes to mux: the sign-in routes only when
+// GitHub sign-in is set up.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /respond/{token}", h.show)
 	mux.HandleFunc("POST /respond/{token}", h.answer)
 	mux.HandleFunc("GET "+cssPath, h.stylesheet)
-	mux.HandleFunc("GET "+loginPath, h.login)
-	mux.HandleFunc("GET "+callbackPath, h.callback)
-	mux.HandleFunc("POST "+signOutPath, h.signOut)
+	if h.signIn {
+		mux.HandleFunc("GET "+loginPath, h.login)
+		mux.HandleFunc("GET "+callbackPath, h.callback)
+		mux.HandleFunc("POST "+signOutPath, h.signOut)
+	}
 }
 
 // secure sets the headers every answer carries.
@@ -181,8 +193,82 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request, gateID string) (g
 	return info, true
 }
 
+// responder is who answers through a link.
+type responder struct {
+	// id is the login signed in with GitHub, or the address an email link
+	// was sent to.
+	id    string
+	email bool
+	// subject binds the form's CSRF value to the person: the login, or
+	// "email:<address>", which no login can be.
+	subject  string
+	answerID string
+	actor    approval.Actor
+	via      approval.Via
+}
+
+// name is how a notice names the person.
+func (p responder) name() string {
+	if p.email {
+		return p.id
+	}
+	return "@" + p.id
+}
+
+func (p responder) logAttr() slog.Attr {
+	if p.email {
+		return slog.String("recipient", p.id)
+	}
+	return slog.String("login", p.id)
+}
+
+// view is a page for the responder: its header names them.
+func (p responder) view(r *http.Request) view {
+	if p.email {
+		return view{Recipient: p.id}
+	}
+	return view{Login: p.id, Next: r.URL.Path}
+}
+
+// responder establishes who answers through link c: an email link's
+// recipient, who holds the link, or the person signed in with GitHub. When
+// nobody is signed in it answers the request with the sign-in page and
+// status, and with 503 when the app has no GitHub sign-in.
+func (h *Handler) responder(w http.ResponseWriter, r *http.Request, c claims, status int) (responder, bool) {
+	if c.kind == kindEmail {
+		return responder{
+			id:       c.recipient,
+			email:    true,
+			subject:  "email:" + c.recipient,
+			answerID: "email:" + c.gate + ":" + c.recipient,
+			actor:    approval.Actor{Email: c.recipient},
+			via:      approval.ViaEmail,
+		}, true
+	}
+	if !h.signIn {
+		h.message(w, r, http.StatusServiceUnavailable, view{
+			Title:  "GitHub sign-in is not set up",
+			Notice: "This link asks you to sign in with GitHub, but this Gatehouse app has no GitHub sign-in set up. Answer on the approval issue instead.",
+		})
+		return responder{}, false
+	}
+	login, ok := h.cookies.session(r, h.now())
+	if !ok {
+		h.signInPage(w, r, status, r.PathValue("token"))
+		return responder{}, false
+	}
+	return responder{
+		id:       login,
+		subject:  login,
+		answerID: "link:" + c.gate + ":" + strings.ToLower(login),
+		actor:    approval.Actor{Login: login},
+		via:      approval.ViaTeams,
+	}, true
+}
+
 // show serves GET (and HEAD) /respond/{token}: the sign-in page, the form,
-// or the outcome of a settled gate. It changes nothing.
+// the answer an email link gave, or the outcome of a settled gate. It
+// changes nothing.
 func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.link(w, r)
 	if !ok {
@@ -192,19 +278,41 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	token := r.PathValue("token")
-	login, signedIn := h.cookies.session(r, h.now())
-	switch {
-	case !signedIn:
-		h.signInPage(w, r, http.StatusOK, token)
-	case isSettled(info):
-		h.message(w, r, http.StatusOK, view{Title: "This request is settled", Login: login, Next: r.URL.Path, Gate: newGateView(info)})
-	default:
-		h.render(w, r, formPage, http.StatusOK, view{
-			Title: info.Title, Login: login, Next: r.URL.Path, Gate: newGateView(info),
-			Form: newForm(info.Fields, r.URL.Path, h.cookies.csrf(login, token), nil, "", nil),
-		})
+	who, ok := h.responder(w, r, c, http.StatusOK)
+	if !ok {
+		return
 	}
+	v := who.view(r)
+	v.Gate = newGateView(info)
+	var intent approval.Decision
+	if who.email {
+		res, used, err := h.gates.Response(r.Context(), c.gate, who.answerID)
+		if err != nil {
+			h.log.ErrorContext(r.Context(), "load the answer of an email link", "gate", c.gate, "error", err)
+			v.Title, v.Notice = "Something went wrong", "The approval request could not be loaded. Try again in a moment."
+			h.message(w, r, http.StatusInternalServerError, v)
+			return
+		}
+		if used {
+			v.Title = "This link has been used"
+			v.Notice = "Through this link, " + res.Actor.Identity() + " " + pastTense(res.Decision) + " on " + formatTime(res.At) + ". A link answers once: that answer stands."
+			h.message(w, r, http.StatusOK, v)
+			return
+		}
+		// The email's two links only preselect a button.
+		if d := approval.Decision(r.URL.Query().Get("decision")); d == approval.Approve || d == approval.Reject {
+			intent = d
+		}
+	}
+	if isSettled(info) {
+		v.Title = "This request is settled"
+		h.message(w, r, http.StatusOK, v)
+		return
+	}
+	v.Title = info.Title
+	v.Form = newForm(info.Fields, r.URL.Path, h.cookies.csrf(who.subject, r.PathValue("token")), nil, "", nil)
+	v.Form.Intent = intent
+	h.render(w, r, formPage, http.StatusOK, v)
 }
 
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request, status int, token string) {
@@ -214,31 +322,35 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request, status int,
 	})
 }
 
-// answer serves POST /respond/{token}: it records the signed-in person's
-// decision once.
+// answer serves POST /respond/{token}: it records the decision of the
+// signed-in person, or of an email link's recipient, once.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.link(w, r)
 	if !ok {
 		return
 	}
 	token := r.PathValue("token")
-	login, signedIn := h.cookies.session(r, h.now())
-	if !signedIn {
-		h.signInPage(w, r, http.StatusForbidden, token)
+	who, ok := h.responder(w, r, c, http.StatusForbidden)
+	if !ok {
 		return
+	}
+	page := func(status int, title, notice string) {
+		v := who.view(r)
+		v.Title, v.Notice = title, notice
+		h.message(w, r, status, v)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			h.message(w, r, http.StatusRequestEntityTooLarge, view{Title: "Too much to send", Notice: "The form was larger than 64 KiB."})
+			page(http.StatusRequestEntityTooLarge, "Too much to send", "The form was larger than 64 KiB.")
 			return
 		}
-		h.message(w, r, http.StatusBadRequest, view{Title: "The form could not be read", Notice: "Go back and send it again."})
+		page(http.StatusBadRequest, "The form could not be read", "Go back and send it again.")
 		return
 	}
-	if !h.cookies.checkCSRF(login, token, r.PostForm.Get("_csrf")) {
-		h.message(w, r, http.StatusForbidden, view{Title: "This form has expired", Notice: "Open the link again and answer from the page it shows.", Login: login, Next: r.URL.Path})
+	if !h.cookies.checkCSRF(who.subject, token, r.PostForm.Get("_csrf")) {
+		page(http.StatusForbidden, "This form has expired", "Open the link again and answer from the page it shows.")
 		return
 	}
 	info, ok := h.info(w, r, c.gate)
@@ -247,14 +359,14 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	}
 	decision, form := splitDecision(r.PostForm)
 	if decision != approval.Approve && decision != approval.Reject {
-		h.message(w, r, http.StatusBadRequest, view{Title: "Choose approve or reject", Notice: "Go back and press one of the two buttons.", Login: login, Next: r.URL.Path})
+		page(http.StatusBadRequest, "Choose approve or reject", "Go back and press one of the two buttons.")
 		return
 	}
 	comment := capRunes(strings.TrimSpace(form.Get("_comment")), maxComment)
 	res, err := h.gates.Answer(r.Context(), c.gate, gates.Answer{
-		ID:       "link:" + c.gate + ":" + strings.ToLower(login),
-		Actor:    approval.Actor{Login: login},
-		Via:      approval.ViaTeams,
+		ID:       who.answerID,
+		Actor:    who.actor,
+		Via:      who.via,
 		Decision: decision,
 		Fields:   formValues(info.Fields, form),
 		Comment:  comment,
@@ -262,30 +374,36 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, gates.ErrNotFound):
-		h.message(w, r, http.StatusNotFound, view{Title: "No such approval request", Notice: "The gate this link was made for no longer exists."})
+		page(http.StatusNotFound, "No such approval request", "The gate this link was made for no longer exists.")
 		return
 	case err != nil:
-		h.log.ErrorContext(r.Context(), "record response page answer", "gate", c.gate, "login", login, "error", err)
-		h.message(w, r, http.StatusInternalServerError, view{Title: "Something went wrong", Notice: "Your answer was not recorded. Try again in a moment.", Login: login, Next: r.URL.Path})
+		h.log.ErrorContext(r.Context(), "record response page answer", "gate", c.gate, who.logAttr(), "error", err)
+		page(http.StatusInternalServerError, "Something went wrong", "Your answer was not recorded. Try again in a moment.")
 		return
 	}
-	h.log.InfoContext(r.Context(), "response page answer", "gate", c.gate, "login", login, "decision", string(decision), "result", string(res.Result))
-	v := view{Login: login, Next: r.URL.Path, Gate: newGateView(res.Gate)}
+	h.log.InfoContext(r.Context(), "response page answer", "gate", c.gate, who.logAttr(), "decision", string(decision), "result", string(res.Result))
+	v := who.view(r)
+	v.Gate = newGateView(res.Gate)
 	switch res.Result {
 	case gates.Recorded:
 		v.Title = "Recorded"
-		v.Notice = "You " + pastTense(decision) + " “" + res.Gate.Title + "” as @" + login + "."
-		if res.Identity != "" && !strings.EqualFold(res.Identity, login) {
+		v.Notice = "You " + pastTense(decision) + " “" + res.Gate.Title + "” as " + who.name() + "."
+		if res.Identity != "" && !strings.EqualFold(res.Identity, who.id) {
 			v.Notice += " It counts as " + res.Identity + "."
 		}
 		h.message(w, r, http.StatusOK, v)
 	case gates.Duplicate:
-		v.Title = "You have already responded"
-		v.Notice = "Your earlier answer stands."
+		v.Title, v.Notice = "You have already responded", "Your earlier answer stands."
+		if who.email {
+			v.Title, v.Notice = "This link has been used", "It was answered before: that answer stands, and nothing changed."
+		}
 		h.message(w, r, http.StatusConflict, v)
 	case gates.Invalid:
 		v.Title = res.Gate.Title
-		v.Form = newForm(info.Fields, r.URL.Path, h.cookies.csrf(login, token), form, comment, res.Problems)
+		v.Form = newForm(info.Fields, r.URL.Path, h.cookies.csrf(who.subject, token), form, comment, res.Problems)
+		if who.email {
+			v.Form.Intent = decision
+		}
 		h.render(w, r, formPage, http.StatusUnprocessableEntity, v)
 	case gates.NotEligible:
 		v.Title = "Your answer does not count"
@@ -293,11 +411,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusForbidden, v)
 	case gates.Closed:
 		v.Title = "This request is settled"
-		v.Notice = "The request was settled, or its deadline had passed, before your answer arrived: it was not recorded."
+		v.Notice = "The request was settled before your answer arrived, or its deadline had passed: your answer was not recorded."
 		h.message(w, r, http.StatusConflict, v)
 	default:
 		h.log.ErrorContext(r.Context(), "unknown answer result", "gate", c.gate, "result", string(res.Result))
-		h.message(w, r, http.StatusInternalServerError, view{Title: "Something went wrong", Login: login, Next: r.URL.Path})
+		page(http.StatusInternalServerError, "Something went wrong", "Your answer may not have been recorded. Open the link again to see.")
 	}
 }
 

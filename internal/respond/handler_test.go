@@ -32,7 +32,7 @@ func checkHeaders(t *testing.T, p page) {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}
 	csp := p.header.Get("Content-Security-Policy")
-	for _, part := range []string{"default-src 'none'", "style-src 'self'", "img-src 'self'", "form-action 'self' http://127.0.0.1:", "frame-ancestors 'none'", "base-uri 'none'"} {
+	for _, part := range []string{"default-src 'none'", "style-src 'self'", "img-src 'self'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"} {
 		if !strings.Contains(csp, part) {
 			t.Errorf("Content-Security-Policy %q lacks %q", csp, part)
 		}

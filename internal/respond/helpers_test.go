@@ -2,6 +2,7 @@ package respond
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"html"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-ci/gatehouse/internal/api"
+	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/fields"
 	"github.com/gatehouse-ci/gatehouse/internal/gates"
 	"github.com/gatehouse-ci/gatehouse/internal/ghemu"
@@ -25,13 +27,19 @@ import (
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
-// fakeGates is the gates service: gates by id, and the answers it got.
+// fakeGates is the gates service: gates by id, the answers it got, and
+// the responses it recorded by gate and answer id. Like the service, it
+// answers a recorded answer id as a duplicate.
 type fakeGates struct {
-	mu      sync.Mutex
-	infos   map[string]gates.Info
-	answers []gates.Answer
-	// result answers every Answer; nil records it.
+	mu       sync.Mutex
+	infos    map[string]gates.Info
+	answers  []gates.Answer
+	answered []string // the gate of each answer
+	recorded map[[2]string]approval.Response
+	// result answers every new Answer; nil records it.
 	result func(info gates.Info, a gates.Answer) gates.Answered
+	// answerErr fails Answer, responseErr fails Response.
+	answerErr, responseErr error
 }
 
 func (f *fakeGates) Info(_ context.Context, id string) (gates.Info, error) {
@@ -52,17 +60,51 @@ func (f *fakeGates) Answer(_ context.Context, id string, a gates.Answer) (gates.
 		return gates.Answered{}, gates.ErrNotFound
 	}
 	f.answers = append(f.answers, a)
-	if f.result != nil {
-		return f.result(info, a), nil
+	f.answered = append(f.answered, id)
+	if f.answerErr != nil {
+		return gates.Answered{}, f.answerErr
 	}
-	info.View.Approvals++
-	return gates.Answered{Result: gates.Recorded, Identity: a.Actor.Login, Gate: info}, nil
+	key := [2]string{id, a.ID}
+	if _, ok := f.recorded[key]; ok {
+		return gates.Answered{Result: gates.Duplicate, Identity: a.Actor.Identity(), Gate: info}, nil
+	}
+	res := gates.Answered{Result: gates.Recorded, Identity: a.Actor.Identity()}
+	if f.result != nil {
+		res = f.result(info, a)
+	} else {
+		info.View.Approvals++
+		res.Gate = info
+	}
+	if res.Result == gates.Recorded {
+		if f.recorded == nil {
+			f.recorded = map[[2]string]approval.Response{}
+		}
+		f.recorded[key] = approval.Response{ID: a.ID, Actor: a.Actor, Via: a.Via, Decision: a.Decision, Comment: a.Comment, At: a.At}
+	}
+	return res, nil
+}
+
+func (f *fakeGates) Response(_ context.Context, gateID, answerID string) (approval.Response, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.responseErr != nil {
+		return approval.Response{}, false, f.responseErr
+	}
+	r, ok := f.recorded[[2]string{gateID, answerID}]
+	return r, ok, nil
 }
 
 func (f *fakeGates) got() []gates.Answer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]gates.Answer(nil), f.answers...)
+}
+
+// gotGates are the gates answered, in order.
+func (f *fakeGates) gotGates() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.answered...)
 }
 
 // env is the app's response pages on loopback, with the GitHub emulator
@@ -138,9 +180,48 @@ func testInfo(id string, schema fields.Schema, deadline time.Time) gates.Info {
 
 type envOptions struct {
 	clientSecret string // default: the emulator's
+	// noSignIn leaves GitHub sign-in unconfigured (and no emulator).
+	noSignIn bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{clock: testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
+	deadline := e.clock.Now().Add(24 * time.Hour)
+	e.gates = &fakeGates{infos: map[string]gates.Info{
+		"g1": testInfo("g1", testSchema(t), deadline),
+		"g2": testInfo("g2", testSchema(t), deadline),
+	}}
+	mux := http.NewServeMux()
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	var oauth OAuthOptions
+	if !o.noSignIn {
+		e.emu = startGitHub(t, e.srv.URL+"/auth/github/callback")
+		oauth = OAuthOptions{
+			ClientID:     e.emu.AppClientID(),
+			ClientSecret: cmp.Or(o.clientSecret, e.emu.AppClientSecret()),
+			ServerURL:    e.emu.WebURL(),
+			APIURL:       e.emu.APIURL(),
+		}
+	}
+	e.links = NewLinks(testSecret, e.srv.URL)
+	New(Options{
+		Links:     e.links,
+		Gates:     e.gates,
+		OAuth:     oauth,
+		PublicURL: e.srv.URL,
+		Secret:    testSecret,
+		Now:       e.clock.Now,
+		Logger:    slog.New(slog.NewTextHandler(e.logs, nil)),
+	}).Register(mux)
+	e.browser = e.newBrowser(t)
+	return e
+}
+
+// startGitHub starts the GitHub emulator with users alice, bob and Carol
+// and the App's OAuth callback.
+func startGitHub(t *testing.T, callback string) *ghemu.Emulator {
 	t.Helper()
 	emu, err := ghemu.New(ghemu.Options{Logf: t.Logf})
 	if err != nil {
@@ -155,44 +236,20 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	e := &env{emu: emu, clock: testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
-	deadline := e.clock.Now().Add(24 * time.Hour)
-	e.gates = &fakeGates{infos: map[string]gates.Info{
-		"g1": testInfo("g1", testSchema(t), deadline),
-		"g2": testInfo("g2", testSchema(t), deadline),
-	}}
-	mux := http.NewServeMux()
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	if err := emu.SetAppCallbackURL(e.srv.URL + "/auth/github/callback"); err != nil {
+	if err := emu.SetAppCallbackURL(callback); err != nil {
 		t.Fatal(err)
 	}
-	secret := o.clientSecret
-	if secret == "" {
-		secret = emu.AppClientSecret()
-	}
-	e.links = NewLinks(testSecret, e.srv.URL)
-	New(Options{
-		Links: e.links,
-		Gates: e.gates,
-		OAuth: OAuthOptions{
-			ClientID:     emu.AppClientID(),
-			ClientSecret: secret,
-			ServerURL:    emu.WebURL(),
-			APIURL:       emu.APIURL(),
-		},
-		PublicURL: e.srv.URL,
-		Secret:    testSecret,
-		Now:       e.clock.Now,
-		Logger:    slog.New(slog.NewTextHandler(e.logs, nil)),
-	}).Register(mux)
-	e.browser = e.newBrowser(t)
-	return e
+	return emu
 }
 
 // link is a channel link to gate id, good for a day.
 func (e *env) link(id string) string {
 	return e.links.Channel(id, e.clock.Now().Add(24*time.Hour))
+}
+
+// emailLink is the link to gate id mailed to recipient, good for a day.
+func (e *env) emailLink(id, recipient string) string {
+	return e.links.Email(id, recipient, e.clock.Now().Add(24*time.Hour))
 }
 
 // browser is a person's browser: a cookie jar, redirects followed, every

@@ -1,6 +1,7 @@
 package respond
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,13 +14,17 @@ import (
 
 // Link token layout, before base64url (no padding):
 //
-//	version  1 byte (1)
-//	kind     1 byte
-//	expires  8 bytes, Unix seconds, big-endian
-//	nonce    uvarint length, bytes
-//	gate     uvarint length, bytes
-//	recipient uvarint length, bytes (empty: the link is not bound to a person)
-//	mac      32 bytes: HMAC-SHA256 of everything before it
+//	version   1 byte (1)
+//	kind      1 byte: 1 channel, 2 email
+//	expires   8 bytes, Unix seconds, big-endian
+//	nonce     uvarint length, 8 bytes
+//	gate      uvarint length, bytes
+//	recipient uvarint length, bytes: empty for a channel link, the
+//	          lower-cased address for an email link
+//	mac       32 bytes: HMAC-SHA256 of everything before it
+//
+// Lengths are minimal uvarints: a token is accepted only when it is exactly
+// what signing its contents gives.
 const (
 	tokenVersion  = 1
 	nonceSize     = 8
@@ -30,9 +35,15 @@ const (
 // kind says whom a link is for.
 type kind byte
 
-// kindChannel is a link posted to a channel (a Workflows card): anyone who
-// signs in with GitHub may use it, and the gate counts each person once.
-const kindChannel kind = 1
+const (
+	// kindChannel is a link posted to a channel (a Workflows card): anyone
+	// who signs in with GitHub may use it, and the gate counts each person
+	// once.
+	kindChannel kind = 1
+	// kindEmail is a link mailed to one person: it answers as its
+	// recipient, once.
+	kindEmail kind = 2
+)
 
 var (
 	errInvalidLink = errors.New("this link is not valid")
@@ -71,21 +82,39 @@ func derive(secret []byte, purpose string) []byte {
 // Channel returns the link for a channel card: {publicURL}/respond/{token},
 // good for gateID until expires.
 func (l *Links) Channel(gateID string, expires time.Time) string {
-	nonce := make([]byte, nonceSize)
-	_, _ = rand.Read(nonce) // never fails
-	return l.publicURL + "/respond/" + l.sign(claims{kind: kindChannel, gate: gateID, nonce: nonce, expires: expires})
+	return l.link(claims{kind: kindChannel, gate: gateID, expires: expires})
+}
+
+// Email returns the link mailed to recipient: {publicURL}/respond/{token},
+// good for gateID until expires and answering as recipient (lower-cased).
+// A link for an empty recipient is never accepted.
+func (l *Links) Email(gateID, recipient string, expires time.Time) string {
+	return l.link(claims{kind: kindEmail, gate: gateID, recipient: strings.ToLower(recipient), expires: expires})
+}
+
+// link signs c with a fresh nonce.
+func (l *Links) link(c claims) string {
+	c.nonce = make([]byte, nonceSize)
+	_, _ = rand.Read(c.nonce) // never fails
+	return l.publicURL + "/respond/" + l.sign(c)
 }
 
 func (l *Links) sign(c claims) string {
+	b := encode(c)
+	m := hmac.New(sha256.New, l.key)
+	m.Write(b)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(b))
+}
+
+// encode writes a token body.
+func encode(c claims) []byte {
 	b := []byte{tokenVersion, byte(c.kind)}
 	b = binary.BigEndian.AppendUint64(b, uint64(c.expires.Unix()))
 	for _, field := range [][]byte{c.nonce, []byte(c.gate), []byte(c.recipient)} {
 		b = binary.AppendUvarint(b, uint64(len(field)))
 		b = append(b, field...)
 	}
-	m := hmac.New(sha256.New, l.key)
-	m.Write(b)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(b))
+	return b
 }
 
 // verify checks a token's signature in constant time, then its contents
@@ -106,7 +135,7 @@ func (l *Links) verify(token string, now time.Time) (claims, error) {
 		return claims{}, errInvalidLink
 	}
 	c, ok := parseClaims(body)
-	if !ok {
+	if !ok || !bytes.Equal(encode(c), body) {
 		return claims{}, errInvalidLink
 	}
 	if !now.Before(c.expires) {
@@ -115,10 +144,10 @@ func (l *Links) verify(token string, now time.Time) (claims, error) {
 	return c, nil
 }
 
-// parseClaims reads a signed token body. Only channel links exist so far:
-// they carry no recipient.
+// parseClaims reads a signed token body: a channel link carries no
+// recipient, an email link always one.
 func parseClaims(b []byte) (claims, bool) {
-	if len(b) < 10 || b[0] != tokenVersion || kind(b[1]) != kindChannel {
+	if len(b) < 10 || b[0] != tokenVersion || (kind(b[1]) != kindChannel && kind(b[1]) != kindEmail) {
 		return claims{}, false
 	}
 	c := claims{kind: kind(b[1]), expires: time.Unix(int64(binary.BigEndian.Uint64(b[2:10])), 0)}
@@ -132,7 +161,7 @@ func parseClaims(b []byte) (claims, bool) {
 		fields[i], rest = rest[size:size+int(n)], rest[size+int(n):]
 	}
 	c.nonce, c.gate, c.recipient = fields[0], string(fields[1]), string(fields[2])
-	if len(rest) != 0 || c.gate == "" || c.recipient != "" {
+	if len(rest) != 0 || len(c.nonce) != nonceSize || c.gate == "" || (c.kind == kindChannel) != (c.recipient == "") {
 		return claims{}, false
 	}
 	return c, true

@@ -31,8 +31,10 @@ type view struct {
 	Title  string
 	Notice string
 	// Login is the signed-in person; Next is where signing out returns.
-	Login     string
-	Next      string
+	Login string
+	Next  string
+	// Recipient is the address an email link answers as.
+	Recipient string
 	SignInURL string
 	Gate      *gateView
 	Form      *formView
