@@ -78,7 +78,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, re
 	var worker *outbox.Worker
 	svc := gates.New(gates.Options{
 		Store: st, GitHub: apps, SecretKey: cfg.SecretKey, Kick: func() { worker.Kick() }, Metrics: met, Logger: log,
-		Identities: cfg.Identities, Channels: ch.resolver, Email: ch.mail != nil,
+		Identities: cfg.Identities, Channels: ch.resolver, Email: ch.mail != nil, MailDomains: cfg.MailDomains,
+		ServerURL: cfg.ServerURL,
 	})
 	worker = outbox.NewWorker(outbox.Options{
 		Store: st, GitHub: apps, Lease: outboxLease, Observe: met.Outbox, Logger: log, Handlers: ch.handlers(svc, met.Email),

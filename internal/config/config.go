@@ -82,6 +82,9 @@ type Config struct {
 	// MailFrom is the sender address (GATEHOUSE_MAIL_FROM), as given; set
 	// exactly when a transport is.
 	MailFrom string
+	// MailDomains, when set (GATEHOUSE_MAIL_DOMAINS), are the only domains
+	// email goes to, lower-cased.
+	MailDomains []string
 
 	// Identities ties people's GitHub logins, emails and Teams ids
 	// together; nil (an empty directory) when no file is set.
@@ -206,6 +209,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("teams_webhooks", strings.Join(webhookNames(c.TeamsWebhooks), ",")),
 		slog.Int("identities", c.Identities.Len()),
 		slog.String("mail_from", c.MailFrom),
+		slog.String("mail_domains", strings.Join(c.MailDomains, ",")),
 	}
 	if m := c.SMTP; m != nil {
 		attrs = append(attrs, slog.Group("smtp", "host", m.Host, "port", m.Port, "security", string(m.Security), "username", m.Username))
@@ -349,6 +353,13 @@ func Load(getenv func(string) string, readFile func(string) ([]byte, error)) (Co
 	}
 
 	c.SMTP, c.Graph, c.MailFrom = loadEmail(env, fail)
+	for _, d := range strings.FieldsFunc(env("GATEHOUSE_MAIL_DOMAINS", ""), func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		if !isDomainName(d) {
+			fail("GATEHOUSE_MAIL_DOMAINS", "must be domain names, comma-separated, like corp.example, got %q", d)
+			continue
+		}
+		c.MailDomains = append(c.MailDomains, strings.ToLower(d))
+	}
 
 	if path := env("GATEHOUSE_IDENTITIES_FILE", ""); path != "" {
 		if c.Identities, err = identities.Load(path); err != nil {

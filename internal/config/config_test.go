@@ -845,7 +845,7 @@ func TestSecretsNotShown(t *testing.T) {
 		"github_client_id": "Iv23liGatehouse", "authority_url": "https://login.microsoftonline.com",
 		"teams_app_id": botAppID, "teams_tenant_id": tenantID,
 		"teams_openid_url": "https://login.botframework.com/v1/.well-known/openidconfiguration",
-		"teams_webhooks":   "releases,ops/oncall", "identities": 1.0, "mail_from": "",
+		"teams_webhooks":   "releases,ops/oncall", "identities": 1.0, "mail_from": "", "mail_domains": "",
 	}
 	if diff := cmp.Diff(want, logged.Config); diff != "" {
 		t.Errorf("logged config (-want +got):\n%s", diff)
@@ -1058,5 +1058,20 @@ func TestEmailSettingsShown(t *testing.T) {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text log lacks %s:\n%s", want, text.String())
 		}
+	}
+}
+
+func TestMailDomains(t *testing.T) {
+	t.Parallel()
+	c, err := load(merge(merge(validEnv(), smtpEnv("smtp://mail.example.com")), map[string]string{"GATEHOUSE_MAIL_DOMAINS": "Corp.example, subsidiary.corp.example\nexample.org"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"corp.example", "subsidiary.corp.example", "example.org"}, c.MailDomains); d != "" {
+		t.Errorf("domains (-want +got):\n%s", d)
+	}
+	_, err = load(merge(validEnv(), map[string]string{"GATEHOUSE_MAIL_DOMAINS": "corp.example, @evil"}), nil)
+	if err == nil || !strings.Contains(err.Error(), `GATEHOUSE_MAIL_DOMAINS: must be domain names, comma-separated, like corp.example, got "@evil"`) {
+		t.Errorf("err = %v", err)
 	}
 }

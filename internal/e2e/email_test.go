@@ -224,7 +224,7 @@ func TestEmailLinksRefused(t *testing.T) {
 	// A link expires with its gate.
 	thirdRun := sandbox.DefaultRun
 	thirdRun.ID, thirdRun.Number = 9003, 44
-	third := ew.startRun(thirdRun, map[string]string{"approvers": "carol@corp.example", "notify": "email", "title": "Third gate", "timeout": "3s", "fail-on-reject": "false"})
+	third := ew.startRun(thirdRun, map[string]string{"approvers": "carol@corp.example", "notify": "email", "title": "Third gate", "timeout": "8s", "fail-on-reject": "false"})
 	ew.waitRegistered(third)
 	c := readMail(t, ew.waitMail(3)[2].Data)
 	if code, out := third.wait(t); code != 0 || out["decision"] != "timed_out" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/audit"
+	"github.com/gatehouse-ci/gatehouse/internal/ghclient"
 	"github.com/gatehouse-ci/gatehouse/internal/outbox"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 )
@@ -34,7 +35,9 @@ type Recipient struct {
 // EmailRecipients lists who a gate's email goes to, one message a person:
 // the listed addresses, and the first address the identities file gives
 // for each listed login and each active member of a listed team. With
-// exclude-initiator the run's actors get none.
+// exclude-initiator the run's actors get none; with MailDomains only those
+// domains get any. A listed team GitHub does not know is skipped, and said
+// so on the issue; other failures to list a team are errors, to retry.
 func (s *Service) EmailRecipients(ctx context.Context, gateID string) ([]Recipient, error) {
 	st, err := s.state(ctx, gateID)
 	if err != nil {
@@ -42,16 +45,21 @@ func (s *Service) EmailRecipients(ctx context.Context, gateID string) ([]Recipie
 	}
 	sp := st.spec
 	var out []Recipient
+	var elsewhere []string
 	seen := map[string]bool{}
 	add := func(a approval.Actor, address, label string) {
-		if sp.ExcludeInitiator && a.Login != "" && slices.ContainsFunc(sp.Initiators, func(i string) bool { return strings.EqualFold(i, a.Login) }) {
+		if address == "" {
 			return
 		}
-		person := s.identify(a).Person
-		if address == "" || seen[person] {
+		who := s.identify(a)
+		if s.initiator(sp, who.Login) || seen[who.Person] {
 			return
 		}
-		seen[person] = true
+		seen[who.Person] = true
+		if !s.allowedDomain(address) {
+			elsewhere = append(elsewhere, label)
+			return
+		}
 		out = append(out, Recipient{Address: strings.ToLower(address), Label: label})
 	}
 	for _, addr := range sp.Approvers.Emails {
@@ -63,14 +71,40 @@ func (s *Service) EmailRecipients(ctx context.Context, gateID string) ([]Recipie
 	for _, team := range sp.Approvers.Teams {
 		org, slug, _ := strings.Cut(team, "/")
 		logins, err := s.github.TeamMembers(ctx, st.gate.InstallationID, org, slug)
+		if ghclient.IsNotFound(err) {
+			if err := s.Notice(ctx, gateID, "email/team/"+strings.ToLower(team), fmt.Sprintf("Email: the members of %s got no email: GitHub does not show this app that team.", team)); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
-			return nil, fmt.Errorf("recipients of gate %s: %w", gateID, err)
+			return nil, err
 		}
 		for _, login := range logins {
 			add(approval.Actor{Login: login}, s.addressOf(login), "@"+login)
 		}
 	}
+	if len(elsewhere) > 0 {
+		if err := s.Notice(ctx, gateID, "email/domains", fmt.Sprintf("Email: %s got no email: this app sends only to addresses at %s.", strings.Join(elsewhere, ", "), strings.Join(s.domains, ", "))); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// initiator reports whether login started the run of a gate that excludes
+// its initiators.
+func (s *Service) initiator(sp spec, login string) bool {
+	return login != "" && sp.ExcludeInitiator && slices.ContainsFunc(sp.Initiators, func(i string) bool { return strings.EqualFold(i, login) })
+}
+
+// allowedDomain reports whether email may go to address.
+func (s *Service) allowedDomain(address string) bool {
+	if len(s.domains) == 0 {
+		return true
+	}
+	_, domain, _ := strings.Cut(address, "@")
+	return slices.ContainsFunc(s.domains, func(d string) bool { return strings.EqualFold(d, domain) })
 }
 
 // addressOf is the first address the identities file gives for login.
@@ -89,8 +123,7 @@ func (s *Service) addressOf(login string) string {
 func (s *Service) unaddressed(sp spec) []string {
 	var out []string
 	for _, login := range sp.Approvers.Logins {
-		excluded := sp.ExcludeInitiator && slices.ContainsFunc(sp.Initiators, func(i string) bool { return strings.EqualFold(i, login) })
-		if !excluded && s.addressOf(login) == "" {
+		if !s.initiator(sp, login) && s.addressOf(login) == "" {
 			out = append(out, "@"+login)
 		}
 	}

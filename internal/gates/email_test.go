@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,6 +107,15 @@ func TestEmailRecipients(t *testing.T) {
 		t.Errorf("recipients (-want +got):\n%s", d)
 	}
 
+	// A listed address of a person who started the run gets nothing either.
+	f.gh.members = map[string]bool{}
+	excluded := f.register(func(r *api.Register) {
+		r.RunID, r.IssueNumber, r.Notify, r.Approvers, r.ExcludeInitiator = 9002, 2, []string{"email"}, "octocat@corp.example, alice", true
+	})
+	if got, err := f.svc.EmailRecipients(context.Background(), excluded.Gate.ID); err != nil || len(got) != 1 || got[0].Label != "@alice" {
+		t.Errorf("recipients with the initiator listed by address: %+v, %v", got, err)
+	}
+
 	f.gh.fail = errors.New("502 Bad Gateway")
 	if _, err := f.svc.EmailRecipients(context.Background(), reg.Gate.ID); err == nil || !strings.Contains(err.Error(), "502") {
 		t.Errorf("GitHub failing: err = %v", err)
@@ -166,5 +176,83 @@ func TestResponse(t *testing.T) {
 	}
 	if _, _, err := f.svc.Response(context.Background(), "nope", id); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown gate: %v", err)
+	}
+}
+
+func TestEmailRecipientsUnknownTeam(t *testing.T) {
+	f := emailFixture(t)
+	reg := f.register(func(r *api.Register) {
+		r.Notify, r.Approvers = []string{"email"}, "carol@corp.example, octo-org/no-such-team"
+	})
+	got, err := f.svc.EmailRecipients(context.Background(), reg.Gate.ID)
+	if err != nil || len(got) != 1 || got[0].Address != "carol@corp.example" {
+		t.Fatalf("recipients %+v, %v; want carol, the unknown team skipped", got, err)
+	}
+	if e := f.effect(reg.Gate.ID, "notice/email/team/octo-org/no-such-team"); !strings.Contains(e.Body, "octo-org/no-such-team got no email") {
+		t.Errorf("notice:\n%s", e.Body)
+	}
+}
+
+func TestEmailRecipientsMailDomains(t *testing.T) {
+	f := emailFixture(t)
+	f.svc.domains = []string{"Corp.example"}
+	reg := f.register(func(r *api.Register) {
+		r.Notify, r.Approvers = []string{"email"}, "carol@corp.example, mallory@elsewhere.example, alice"
+	})
+	got, err := f.svc.EmailRecipients(context.Background(), reg.Gate.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]Recipient{{Address: "carol@corp.example", Label: "carol@corp.example"}, {Address: "alice@corp.example", Label: "@alice"}}, got); d != "" {
+		t.Errorf("recipients (-want +got):\n%s", d)
+	}
+	if e := f.effect(reg.Gate.ID, "notice/email/domains"); !strings.Contains(e.Body, "mallory@elsewhere.example got no email") {
+		t.Errorf("notice:\n%s", e.Body)
+	}
+}
+
+func TestRegisterTakesRunFromTheToken(t *testing.T) {
+	f := newFixture(t)
+	r := registration(func(r *api.Register) { r.Run.URL, r.Run.Actor = "https://phish.example/run", "cfo" })
+	claims := claimsFor(r)
+	claims.Actor, claims.RunNumber = "octocat", 42
+	reg, _, err := f.svc.Register(context.Background(), claims, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.svc.Info(context.Background(), reg.Gate.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Run.URL != "https://github.com/octo-org/deploy/actions/runs/9001" || info.Run.Actor != "octocat" || info.Run.Number != 42 {
+		t.Errorf("run %+v: want the URL made by the app and the token's actor", info.Run)
+	}
+}
+
+// Two submissions of one email link at once: one is recorded, the other is
+// a duplicate — never "closed", even when the first settled the gate.
+func TestAnswerTwinsRace(t *testing.T) {
+	f := emailFixture(t)
+	for i := range 20 {
+		reg := f.register(func(r *api.Register) {
+			r.RunID, r.IssueNumber, r.Approvers = int64(9100+i), 100+i, "carol@corp.example"
+		})
+		id := "email:" + reg.Gate.ID + ":carol@corp.example"
+		results := make(chan Result, 2)
+		for _, d := range []approval.Decision{approval.Approve, approval.Reject} {
+			go func() {
+				a := Answer{ID: id, Actor: approval.Actor{Email: "carol@corp.example"}, Via: approval.ViaEmail, Decision: d}
+				res, err := f.svc.Answer(context.Background(), reg.Gate.ID, a)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res.Result
+			}()
+		}
+		got := []Result{<-results, <-results}
+		slices.Sort(got)
+		if d := cmp.Diff([]Result{Duplicate, Recorded}, got); d != "" {
+			t.Fatalf("round %d (-want +got):\n%s", i, d)
+		}
 	}
 }

@@ -29,6 +29,7 @@ func TestRegisterRefuses(t *testing.T) {
 			r.Approvers, r.MinimumApprovals, r.Fields, r.TimeoutSeconds, r.OnTimeout, r.IssueNumber =
 				"not a login!", "many", "- id: x\n  type: colour\n", 0, "maybe", 0
 		}, nil, ErrInvalid, []string{"not a login!", "minimum_approvals", "fields:", "timeout_seconds", "on-timeout", "issue_number"}},
+		{"issue elsewhere", func(r *api.Register) { r.IssueURL = "https://phish.example/octo-org/deploy/issues/1" }, nil, ErrInvalid, []string{"issue_url: must be https://github.com/octo-org/deploy/issues/1"}},
 		{"notify unknown", func(r *api.Register) { r.Notify = []string{"pager"} }, nil, ErrInvalid, []string{`notify: must be email or teams, got "pager"`}},
 		{"teams without channel", func(r *api.Register) { r.Notify = []string{"teams"} }, nil, ErrInvalid, []string{"teams_channel: notify teams needs the channel"}},
 		{"channel without teams", func(r *api.Register) { r.TeamsChannel = "releases" }, nil, ErrInvalid, []string{"teams_channel: set notify teams as well"}},

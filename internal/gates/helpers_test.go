@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -72,6 +73,9 @@ func (f *fakeGitHub) TeamMembers(_ context.Context, _ int64, org, slug string) (
 	if f.fail != nil {
 		return nil, f.fail
 	}
+	if slug == "no-such-team" {
+		return nil, &github.ErrorResponse{Response: &http.Response{StatusCode: http.StatusNotFound}, Message: "Not Found"}
+	}
 	var logins []string
 	for k, active := range f.members {
 		if login, ok := strings.CutPrefix(k, org+"/"+slug+"/"); ok && active {
@@ -98,7 +102,6 @@ type fixture struct {
 	store *sqlite.Store
 	gh    *fakeGitHub
 	clock *testclock.Clock
-	kicks int
 	// lastID numbers comments and deliveries.
 	lastID int64
 }
@@ -113,7 +116,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, store: st, gh: newFakeGitHub(), clock: testclock.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))}
 	f.svc = New(Options{
 		Store: st, GitHub: f.gh, SecretKey: []byte("0123456789abcdef0123456789abcdef"),
-		Kick: func() { f.kicks++ }, Now: f.clock.Now,
+		Kick: func() {}, Now: f.clock.Now,
 	})
 	return f
 }
@@ -135,6 +138,9 @@ func registration(change func(*api.Register)) api.Register {
 	}
 	if change != nil {
 		change(&r)
+	}
+	if r.IssueURL == "https://github.com/octo-org/deploy/issues/1" {
+		r.IssueURL = fmt.Sprintf("https://github.com/%s/issues/%d", r.Repository, r.IssueNumber)
 	}
 	return r
 }

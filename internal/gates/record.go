@@ -94,12 +94,14 @@ func (s *Service) record(ctx context.Context, gateID string, r approval.Response
 		if err != nil {
 			return store.Change{}, err
 		}
-		if st.outcome != nil {
-			return store.Change{}, errSettled
-		}
+		// A duplicate first: an answer raced by its own twin that settled
+		// the gate is a duplicate, not late.
 		if slices.ContainsFunc(st.responses, func(x approval.Response) bool { return x.ID == r.ID }) {
 			result = resultDuplicate
 			return store.Change{}, nil
+		}
+		if st.outcome != nil {
+			return store.Change{}, errSettled
 		}
 		now := s.now()
 		rec, err := encodeResponse(gateID, r, now)

@@ -31,6 +31,18 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 	if claims.RunID != r.RunID || claims.RunAttempt != r.RunAttempt {
 		return api.Registered{}, false, fmt.Errorf("%w: the OIDC token was issued to run %d attempt %d, not run %d attempt %d", ErrForbidden, claims.RunID, claims.RunAttempt, r.RunID, r.RunAttempt)
 	}
+	// What people read in a card or an email comes from the verified
+	// token and the app's own GitHub URL, never from the request alone.
+	if want := fmt.Sprintf("%s/%s/issues/%d", s.serverURL, r.Repository, r.IssueNumber); !strings.EqualFold(r.IssueURL, want) {
+		return api.Registered{}, false, fmt.Errorf("%w: issue_url: must be %s, the page of issue #%d on this app's GitHub, got %q", ErrInvalid, want, r.IssueNumber, r.IssueURL)
+	}
+	sp.Run.URL = fmt.Sprintf("%s/%s/actions/runs/%d", s.serverURL, r.Repository, r.RunID)
+	if claims.Actor != "" {
+		sp.Run.Actor = claims.Actor
+	}
+	if claims.RunNumber > 0 {
+		sp.Run.Number = claims.RunNumber
+	}
 	inst, err := s.installation(ctx, sp.Owner, sp.Repo)
 	if err != nil {
 		return api.Registered{}, false, err

@@ -1,12 +1,14 @@
 package gates
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v62/github"
@@ -68,6 +70,11 @@ type Options struct {
 	Channels Channels
 	// Email says an email transport is set up, for notify email.
 	Email bool
+	// MailDomains, when not empty, are the only domains email goes to.
+	MailDomains []string
+	// ServerURL is GitHub's web URL (default https://github.com): issue
+	// and run links are checked against it, or made with it.
+	ServerURL string
 }
 
 // Service registers, records, settles and reports gates.
@@ -82,6 +89,8 @@ type Service struct {
 	identities Identities
 	channels   Channels
 	email      bool
+	domains    []string
+	serverURL  string
 	hub        *hub
 	// wakeTimeouts tells the timeout scheduler that a deadline was added.
 	wakeTimeouts chan struct{}
@@ -94,8 +103,9 @@ func New(o Options) *Service {
 	s := &Service{
 		store: o.Store, github: o.GitHub, secret: o.SecretKey, kick: o.Kick,
 		metrics: o.Metrics, now: o.Now, log: o.Logger,
-		identities: o.Identities, channels: o.Channels, email: o.Email,
-		hub: newHub(), wakeTimeouts: make(chan struct{}, 1),
+		identities: o.Identities, channels: o.Channels, email: o.Email, domains: o.MailDomains,
+		serverURL: strings.TrimRight(cmp.Or(o.ServerURL, "https://github.com"), "/"),
+		hub:       newHub(), wakeTimeouts: make(chan struct{}, 1),
 		newDeliveries: make(chan struct{}, 1),
 	}
 	if s.kick == nil {
