@@ -31,6 +31,10 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 	if claims.RunID != r.RunID || claims.RunAttempt != r.RunAttempt {
 		return api.Registered{}, false, fmt.Errorf("%w: the OIDC token was issued to run %d attempt %d, not run %d attempt %d", ErrForbidden, claims.RunID, claims.RunAttempt, r.RunID, r.RunAttempt)
 	}
+	inst, err := s.installation(ctx, sp.Owner, sp.Repo)
+	if err != nil {
+		return api.Registered{}, false, err
+	}
 	// What people read in a card or an email comes from the verified
 	// token and the app's own GitHub URL, never from the request alone.
 	if want := fmt.Sprintf("%s/%s/issues/%d", s.serverURL, r.Repository, r.IssueNumber); !strings.EqualFold(r.IssueURL, want) {
@@ -42,10 +46,6 @@ func (s *Service) Register(ctx context.Context, claims *oidc.Claims, r api.Regis
 	}
 	if claims.RunNumber > 0 {
 		sp.Run.Number = claims.RunNumber
-	}
-	inst, err := s.installation(ctx, sp.Owner, sp.Repo)
-	if err != nil {
-		return api.Registered{}, false, err
 	}
 	if sp.TeamsChannel != "" {
 		if sp.Teams, sp.TeamsProblem, err = s.resolveTeams(ctx, sp.TeamsChannel); err != nil {
