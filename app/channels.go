@@ -19,8 +19,9 @@ const (
 	// outboundTimeout bounds every call to Microsoft and to GitHub's OAuth
 	// endpoints.
 	outboundTimeout = 20 * time.Second
-	// sendTimeout bounds one email's sending, so that several fit in one
-	// outbox item's time.
+	// sendTimeout bounds each step of sending email: over SMTP connecting,
+	// then each command and the reply to a message; over Graph one
+	// request.
 	sendTimeout = 10 * time.Second
 )
 

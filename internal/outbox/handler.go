@@ -6,6 +6,7 @@ import "time"
 type handlerError struct {
 	err       error
 	permanent bool
+	again     bool
 	until     time.Time
 }
 
@@ -19,3 +20,8 @@ func Permanent(err error) error { return &handlerError{err: err, permanent: true
 // RetryAt marks a Handler's error that is worth retrying, not before t
 // (a Retry-After).
 func RetryAt(err error, t time.Time) error { return &handlerError{err: err, until: t} }
+
+// Again marks a Handler's return that is not a failure: the item did part
+// of its work and is due again at once, for the rest. It is logged at debug
+// level and observed as "again", and its error text is not stored.
+func Again(err error) error { return &handlerError{err: err, again: true} }

@@ -129,3 +129,44 @@ func TestLanes(t *testing.T) {
 		t.Errorf("handler calls (-want +got):\n%s", d)
 	}
 }
+
+// A handler that made progress runs again at once: no backoff, no failure
+// counted or logged, and its lane's later items stay behind it.
+func TestHandlerAgain(t *testing.T) {
+	e := newEnv(t)
+	h := &scriptedHandler{script: []error{Again(errors.New("3 of 5 not sent yet")), Again(errors.New("1 of 5 not sent yet"))}}
+	w := e.worker(t, e.github(t), func(o *Options) {
+		o.Handlers = map[string]Handler{"mail.send": h, "mail.other": h}
+		o.Backoff = func(int) time.Duration { return time.Hour }
+	})
+	first := e.store.addRaw("g1", "g1/mail", "mail.send")
+	second := e.store.addRaw("g1", "g1/mail/2", "mail.other")
+
+	start := e.clock.Now()
+	w.runOnce(t.Context())
+	for _, id := range []int64{first, second} {
+		if it := e.store.item(id); !it.DoneAt.IsZero() || !it.NextAt.Equal(start) || it.LastError != "" {
+			t.Errorf("item %s: done %v, next %v, last error %q; want due again now, no error", it.Key, it.DoneAt, it.NextAt.Sub(start), it.LastError)
+		}
+	}
+	select {
+	case <-w.kick:
+	default:
+		t.Error("the worker was not kicked to run the item again")
+	}
+	// The clock stands still: only an item due now is claimed.
+	w.runOnce(t.Context())
+	w.runOnce(t.Context())
+	if it := e.store.item(first); it.DoneAt.IsZero() || it.Attempts != 3 {
+		t.Errorf("first item: attempts %d, done %v; want done on attempt 3", it.Attempts, it.DoneAt)
+	}
+	if d := cmp.Diff([]string{"g1/mail", "g1/mail", "g1/mail", "g1/mail/2"}, h.keys); d != "" {
+		t.Errorf("handler calls (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string]int{"mail.send again": 2, "mail.send done": 1, "mail.other done": 1}, e.observations()); d != "" {
+		t.Errorf("observed (-want +got):\n%s", d)
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "made progress") {
+		t.Errorf("logs:\n%s\nwant progress at debug level only", logs)
+	}
+}

@@ -72,13 +72,15 @@ type Options struct {
 	// minutes, with jitter. GitHub's Retry-After or rate-limit reset is
 	// honoured when later.
 	Backoff func(attempt int) time.Duration
-	// Observe, when set, counts outcomes: kind and "done", "retry" or
+	// Observe, when set, counts outcomes: kind and "done", "retry",
+	// "again" (a Handler made progress and runs again at once) or
 	// "gave_up".
 	Observe func(kind, result string)
 	Logger  *slog.Logger // default discards
 	// Handlers perform the items of kinds other than GitHub's, by kind
 	// (e.g. posting a Teams card). A handler's error is retried with
-	// backoff unless it is Permanent; RetryAt sets its earliest retry.
+	// backoff unless it is Permanent; RetryAt sets its earliest retry;
+	// Again is no failure: the item runs again at once.
 	// A gate's items run in order within their lane: the GitHub kinds are
 	// one lane, and kinds named "<lane>.<action>" another each, so that
 	// Teams failing never holds up the audit trail on the issue.
@@ -272,7 +274,8 @@ func (w *Worker) release(ctx context.Context, items []store.OutboxItem, at time.
 }
 
 // runItem performs one item and records the outcome. It returns false, with
-// the item's retry time, when the item is to be retried.
+// the item's retry time, when the item is to be retried or, after a
+// Handler's Again, run again.
 func (w *Worker) runItem(ctx context.Context, it store.OutboxItem) (time.Time, bool) {
 	log := w.o.Logger.With("gate", it.GateID, "key", it.Key, "kind", it.Kind, "attempt", it.Attempts)
 	err := w.perform(ctx, it)
@@ -291,6 +294,18 @@ func (w *Worker) runItem(ctx context.Context, it store.OutboxItem) (time.Time, b
 		w.o.Observe(it.Kind, "done")
 		return time.Time{}, true
 	}
+	if isAgain(err) {
+		// Due again now; runLane hands the lane's later items back with
+		// it, so they keep their order. The kick claims it at once.
+		if serr := w.retry(ctx, it.ID, now, it.LastError); serr != nil {
+			log.Error("outbox item made progress and was not handed back", "error", serr)
+		} else {
+			log.Debug("outbox item made progress; due again now", "progress", short(err))
+		}
+		w.o.Observe(it.Kind, "again")
+		w.Kick()
+		return now, false
+	}
 	f := classify(err, now)
 	if !f.transient && it.Attempts >= maxAttempts {
 		w.giveUp(ctx, log, it, err)
@@ -305,6 +320,12 @@ func (w *Worker) runItem(ctx context.Context, it store.OutboxItem) (time.Time, b
 	}
 	w.o.Observe(it.Kind, "retry")
 	return next, false
+}
+
+// isAgain reports whether err is a Handler's Again.
+func isAgain(err error) bool {
+	var h *handlerError
+	return errors.As(err, &h) && h.again
 }
 
 // badItem is an item that cannot be read: it is given up at once.

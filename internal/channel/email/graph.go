@@ -36,6 +36,9 @@ const (
 	defaultGraphTimeout = 20 * time.Second
 	// maxGraphErrorBody bounds the error answer read.
 	maxGraphErrorBody = 64 << 10
+	// maxInlineWait is the longest Retry-After of a 429 waited out within a
+	// send; a longer one ends the send, and the outbox waits instead.
+	maxInlineWait = 2 * time.Second
 )
 
 // GraphOptions configures a Microsoft Graph transport.
@@ -105,14 +108,15 @@ func NewGraph(o GraphOptions) (*Graph, error) {
 	}
 	// Kiota's default middleware, in a fixed order (compression outside
 	// the retries, so that a retried body is the compressed one), with
-	// retries of 429 only: a 503 or 504 to a POST may come after the mail
-	// went.
+	// retries of 429 only, and only when Retry-After asks for a short
+	// wait: a 5xx to a POST may come after the mail went.
 	middleware := []khttp.Middleware{
 		khttp.NewCompressionHandler(),
 		khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
 			DelaySeconds: 1,
-			ShouldRetry: func(_ time.Duration, _ int, _ *http.Request, resp *http.Response) bool {
-				return resp.StatusCode == http.StatusTooManyRequests
+			ShouldRetry: func(waited time.Duration, _ int, _ *http.Request, resp *http.Response) bool {
+				wait, _ := retryAfterOf(resp.Header, time.Now())
+				return resp.StatusCode == http.StatusTooManyRequests && waited+wait <= maxInlineWait
 			},
 		}),
 		khttp.NewRedirectHandler(),
@@ -139,8 +143,18 @@ func NewGraph(o GraphOptions) (*Graph, error) {
 // Name is "graph".
 func (g *Graph) Name() string { return "graph" }
 
-// Timeout bounds one send.
+// Timeout bounds one send, whatever happens.
 func (g *Graph) Timeout() time.Duration { return g.timeout }
+
+// Open starts a session: each of its sends is one Send.
+func (g *Graph) Open() Session { return graphSession{g} }
+
+// graphSession sends through Graph; the HTTP client keeps connections.
+type graphSession struct{ g *Graph }
+
+func (s graphSession) Send(ctx context.Context, m Message) error { return s.g.Send(ctx, m) }
+func (s graphSession) Timeout() time.Duration                    { return s.g.timeout }
+func (s graphSession) Close()                                    {}
 
 // Send posts m, as MIME, to sendMail. Graph answers 202 when it takes the
 // message.
@@ -172,10 +186,12 @@ func (g *Graph) Send(ctx context.Context, m Message) error {
 }
 
 // graphError is an error answer of Microsoft Graph, as a kiota ApiError
-// with Graph's error code.
+// with Graph's error code and Retry-After.
 type graphError struct {
-	api  *abs.ApiError
-	code string // e.g. ErrorAccessDenied
+	api           *abs.ApiError
+	code          string // e.g. ErrorAccessDenied
+	retryAfter    time.Duration
+	hasRetryAfter bool
 }
 
 func (e *graphError) Error() string { return e.api.Error() }
@@ -206,10 +222,25 @@ func readAnswer(r *http.Response) error {
 	if answer.Error.Code != "" {
 		msg += " " + answer.Error.Code + ": " + answer.Error.Message
 	}
-	return &graphError{
+	ge := &graphError{
 		api:  &abs.ApiError{Message: msg, ResponseStatusCode: r.StatusCode, ResponseHeaders: headers},
 		code: safeCode(answer.Error.Code),
 	}
+	ge.retryAfter, ge.hasRetryAfter = retryAfterOf(r.Header, time.Now())
+	return ge
+}
+
+// retryAfterOf reads a Retry-After header, in seconds or an HTTP date, as
+// a wait from now; false when there is none or it does not parse.
+func retryAfterOf(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if secs, err := strconv.Atoi(v); err == nil {
+		return time.Duration(max(secs, 0)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // safeCode keeps a service's error code only when it looks like one.
@@ -267,7 +298,7 @@ func graphFailure(err error) error {
 	case errors.As(err, &auth):
 		return tokenFailure(err, auth.RawResponse)
 	case isCertError(err):
-		return fail(Refused, "Microsoft Graph's TLS certificate was not accepted")
+		return fail(Blocked, "Microsoft Graph's TLS certificate was not accepted")
 	case isTimeout(err):
 		return fail(Retry, "Microsoft Graph did not answer in time")
 	case isDial(err):
@@ -276,32 +307,54 @@ func graphFailure(err error) error {
 	return fail(Retry, "the email could not be handed to Microsoft Graph")
 }
 
-// apiFailure judges an error answer of Graph: 429 and 5xx but 504 are
-// worth retrying; a 504 may come after the mail went; other answers are
-// refusals.
+// apiFailure judges an error answer of Graph. Graph did not take the
+// request when it answers 429, or 503 with a Retry-After: those are tried
+// again, no sooner than it asks. Any other 5xx to a POST may come after
+// the mail went, so it is not sent again. 401 and 403 refuse the app's
+// token or its right to send as the sender, and 404 names no such sender:
+// the app's set-up blocks every message. Other answers refuse the message.
 func apiFailure(err error, status int) error {
 	var ge *graphError
 	code := strconv.Itoa(status)
-	if errors.As(err, &ge) && ge.code != "" {
-		code += " " + ge.code
+	var (
+		wait    time.Duration
+		hasWait bool
+	)
+	if errors.As(err, &ge) {
+		if ge.code != "" {
+			code += " " + ge.code
+		}
+		wait, hasWait = ge.retryAfter, ge.hasRetryAfter
 	}
 	fail := func(f Failure, reason string) error {
-		return &Error{Failure: f, Reason: reason, Err: fmt.Errorf("graph: %w", err)}
+		e := &Error{Failure: f, Reason: reason, Err: fmt.Errorf("graph: %w", err)}
+		if f == Retry {
+			e.RetryAfter = wait
+		}
+		return e
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
 		return fail(Retry, "Microsoft Graph is throttling ("+code+")")
+	case status == http.StatusServiceUnavailable && hasWait:
+		return fail(Retry, "Microsoft Graph is unavailable ("+code+")")
+	case status == http.StatusRequestTimeout:
+		return fail(Retry, "Microsoft Graph is unavailable ("+code+")")
 	case status == http.StatusGatewayTimeout:
 		return fail(Unsure, "Microsoft Graph timed out and may have sent it ("+code+")")
-	case status >= 500 || status == http.StatusRequestTimeout:
-		return fail(Retry, "Microsoft Graph is unavailable ("+code+")")
+	case status >= 500:
+		return fail(Unsure, "Microsoft Graph failed and may have sent it ("+code+")")
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return fail(Blocked, "Microsoft Graph refused the app's access ("+code+")")
+	case status == http.StatusNotFound:
+		return fail(Blocked, "Microsoft Graph does not know the sender mailbox ("+code+")")
 	}
 	return fail(Refused, "Microsoft Graph refused it ("+code+")")
 }
 
 // tokenFailure judges a failure to get an access token: an answer of 429
 // or 5xx, or none, is worth retrying; other answers refuse the app's
-// credentials.
+// credentials, which blocks every message.
 func tokenFailure(err error, resp *http.Response) error {
 	if resp == nil {
 		return &Error{Failure: Retry, Reason: "the Microsoft identity platform could not be reached", Err: fmt.Errorf("graph token: %w", err)}
@@ -316,9 +369,13 @@ func tokenFailure(err error, resp *http.Response) error {
 		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return &Error{Failure: Retry, Reason: "the Microsoft identity platform is unavailable (" + code + ")", Err: fmt.Errorf("graph token: %w", err)}
+		wait, _ := retryAfterOf(resp.Header, time.Now())
+		return &Error{
+			Failure: Retry, Reason: "the Microsoft identity platform is unavailable (" + code + ")",
+			RetryAfter: wait, Err: fmt.Errorf("graph token: %w", err),
+		}
 	}
-	return &Error{Failure: Refused, Reason: "the Microsoft identity platform refused the app's credentials (" + code + ")", Err: fmt.Errorf("graph token: %w", err)}
+	return &Error{Failure: Blocked, Reason: "the Microsoft identity platform refused the app's credentials (" + code + ")", Err: fmt.Errorf("graph token: %w", err)}
 }
 
 func isCertError(err error) bool {

@@ -47,6 +47,7 @@ type graphEnv struct {
 	emu    *msemu.Emulator
 	tenant string
 	rt     *routedTransport
+	sender string // the mailbox the transport sends as; graphSender unless set
 }
 
 // newGraphEnv starts an emulator where the app may send as graphSender
@@ -77,7 +78,7 @@ func newGraphEnv(t *testing.T) *graphEnv {
 	if !pool.AppendCertsFromPEM(emu.CertPEM()) {
 		t.Fatal("the emulator's certificate does not parse")
 	}
-	e := &graphEnv{emu: emu, tenant: emu.TenantID(), rt: &routedTransport{
+	e := &graphEnv{emu: emu, tenant: emu.TenantID(), sender: graphSender, rt: &routedTransport{
 		emu: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
 	}}
 	if err := emu.AddApp(e.tenant, graphClientID, graphSecret); err != nil {
@@ -95,7 +96,7 @@ func (e *graphEnv) transport(t *testing.T, secret string) *Graph {
 		AuthorityURL: e.emu.AuthorityURL(),
 		Graph: config.Graph{
 			TenantID: e.tenant, ClientID: graphClientID, ClientSecret: config.Secret(secret),
-			Sender: graphSender, URL: e.emu.GraphURL(),
+			Sender: e.sender, URL: e.emu.GraphURL(),
 		},
 		HTTPClient: &http.Client{Transport: e.rt},
 		Timeout:    10 * time.Second,
@@ -129,7 +130,7 @@ func TestGraphSend(t *testing.T) {
 	g := e.transport(t, graphSecret)
 	m := testMessage(t)
 	for range 2 {
-		if err := g.Send(t.Context(), m); err != nil {
+		if err := sendAlone(t.Context(), g, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -172,7 +173,7 @@ func TestGraphThrottled(t *testing.T) {
 	if err := e.emu.ThrottleGraph(1, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.transport(t, graphSecret).Send(t.Context(), testMessage(t)); err != nil {
+	if err := sendAlone(t.Context(), e.transport(t, graphSecret), testMessage(t)); err != nil {
 		t.Fatalf("throttled once: %v", err)
 	}
 	if n := e.emu.GraphRequests(); n != 2 {
@@ -187,15 +188,16 @@ func TestGraphThrottled(t *testing.T) {
 func TestGraphFailures(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name     string
-		setup    func(t *testing.T, e *graphEnv)
-		secret   string
-		want     Failure
-		reason   string
-		requests int // sendMail requests Graph answered
+		name       string
+		setup      func(t *testing.T, e *graphEnv)
+		secret     string
+		want       Failure
+		reason     string
+		retryAfter time.Duration
+		requests   int // sendMail requests Graph answered
 	}{
 		{
-			name: "no Mail.Send role", want: Refused, reason: "Microsoft Graph refused it (403 ErrorAccessDenied)", requests: 1,
+			name: "no Mail.Send role", want: Blocked, reason: "Microsoft Graph refused the app's access (403 ErrorAccessDenied)", requests: 1,
 		},
 		{
 			name: "mailbox outside the access policy",
@@ -204,15 +206,33 @@ func TestGraphFailures(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			want: Refused, reason: "Microsoft Graph refused it (403 ErrorAccessDenied)", requests: 1,
+			want: Blocked, reason: "Microsoft Graph refused the app's access (403 ErrorAccessDenied)", requests: 1,
+		},
+		{
+			name: "no such sender mailbox",
+			setup: func(t *testing.T, e *graphEnv) {
+				grant(t, e)
+				e.sender = "nobody@corp.example"
+			},
+			want: Blocked, reason: "Microsoft Graph does not know the sender mailbox (404 ErrorInvalidUser)", requests: 1,
 		},
 		{
 			name: "wrong client secret", secret: "not-the-secret",
-			want: Refused, reason: "the Microsoft identity platform refused the app's credentials (401 invalid_client)",
+			want: Blocked, reason: "the Microsoft identity platform refused the app's credentials (401 invalid_client)",
 		},
-		{name: "500", setup: failNext(500), want: Retry, reason: "Microsoft Graph is unavailable (500 InternalServerError)", requests: 1},
-		{name: "502", setup: failNext(502), want: Retry, reason: "Microsoft Graph is unavailable (502 BadGateway)", requests: 1},
-		{name: "503", setup: failNext(503), want: Retry, reason: "Microsoft Graph is unavailable (503 ServiceUnavailable)", requests: 1},
+		{name: "500", setup: failNext(500), want: Unsure, reason: "Microsoft Graph failed and may have sent it (500 InternalServerError)", requests: 1},
+		{name: "502", setup: failNext(502), want: Unsure, reason: "Microsoft Graph failed and may have sent it (502 BadGateway)", requests: 1},
+		{name: "503", setup: failNext(503), want: Unsure, reason: "Microsoft Graph failed and may have sent it (503 ServiceUnavailable)", requests: 1},
+		{
+			name: "throttled for long",
+			setup: func(t *testing.T, e *graphEnv) {
+				grant(t, e)
+				if err := e.emu.ThrottleGraph(1, 30*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: Retry, reason: "Microsoft Graph is throttling (429 ApplicationThrottled)", retryAfter: 30 * time.Second, requests: 1,
+		},
 		{name: "504", setup: failNext(504), want: Unsure, reason: "Microsoft Graph timed out and may have sent it (504 GatewayTimeout)", requests: 1},
 		{name: "400", setup: failNext(400), want: Refused, reason: "Microsoft Graph refused it (400 BadRequest)", requests: 1},
 		{name: "413", setup: failNext(413), want: Refused, reason: "Microsoft Graph refused it (413 RequestEntityTooLarge)", requests: 1},
@@ -246,7 +266,7 @@ func TestGraphFailures(t *testing.T) {
 			if tc.secret != "" {
 				secret = tc.secret
 			}
-			err := e.transport(t, secret).Send(t.Context(), testMessage(t))
+			err := sendAlone(t.Context(), e.transport(t, secret), testMessage(t))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -256,6 +276,9 @@ func TestGraphFailures(t *testing.T) {
 			reason := Reason(err)
 			if reason != tc.reason {
 				t.Errorf("reason %q, want %q", reason, tc.reason)
+			}
+			if got := retryAfter(err); got != tc.retryAfter {
+				t.Errorf("Retry-After %v, want %v", got, tc.retryAfter)
 			}
 			for _, secret := range []string{"127.0.0.1", graphSender, testTo, secret, graphClientID} {
 				if strings.Contains(reason, secret) {
@@ -313,20 +336,36 @@ func blackHole(t *testing.T) http.RoundTripper {
 
 func TestGraphAnswers(t *testing.T) {
 	for _, tc := range []struct {
-		status int
-		body   string
-		want   Failure
-		reason string
+		name       string
+		status     int
+		retryAfter string // the header
+		body       string
+		want       Failure
+		reason     string
+		wait       time.Duration
 	}{
-		{429, `{"error":{"code":"ApplicationThrottled","message":"slow down"}}`, Retry, "Microsoft Graph is throttling (429 ApplicationThrottled)"},
-		{408, ``, Retry, "Microsoft Graph is unavailable (408)"},
-		{507, `not json`, Retry, "Microsoft Graph is unavailable (507)"},
-		{401, `{"error":{"code":"InvalidAuthenticationToken"}}`, Refused, "Microsoft Graph refused it (401 InvalidAuthenticationToken)"},
-		{404, `{"error":{"code":"<b>user@corp.example</b>"}}`, Refused, "Microsoft Graph refused it (404)"},
-		{415, `{"error":{"code":"UnsupportedMediaType"}}`, Refused, "Microsoft Graph refused it (415 UnsupportedMediaType)"},
+		{"throttled", 429, "", `{"error":{"code":"ApplicationThrottled","message":"slow down"}}`, Retry, "Microsoft Graph is throttling (429 ApplicationThrottled)", 0},
+		{"throttled, wait", 429, "120", `{"error":{"code":"ApplicationThrottled"}}`, Retry, "Microsoft Graph is throttling (429 ApplicationThrottled)", 2 * time.Minute},
+		{"unavailable, wait", 503, "7", ``, Retry, "Microsoft Graph is unavailable (503)", 7 * time.Second},
+		{"unavailable, no wait", 503, "0", ``, Retry, "Microsoft Graph is unavailable (503)", 0},
+		{"unavailable, wait until", 503, time.Now().Add(time.Hour).UTC().Format(http.TimeFormat), ``, Retry, "Microsoft Graph is unavailable (503)", 0},
+		{"unavailable", 503, "", `{"error":{"code":"ServiceUnavailable"}}`, Unsure, "Microsoft Graph failed and may have sent it (503 ServiceUnavailable)", 0},
+		{"unavailable, unreadable wait", 503, "soon", ``, Unsure, "Microsoft Graph failed and may have sent it (503)", 0},
+		{"request timeout", 408, "", ``, Retry, "Microsoft Graph is unavailable (408)", 0},
+		{"500", 500, "", `{"error":{"code":"generalException"}}`, Unsure, "Microsoft Graph failed and may have sent it (500 generalException)", 0},
+		{"504", 504, "30", ``, Unsure, "Microsoft Graph timed out and may have sent it (504)", 0},
+		{"507", 507, "", `not json`, Unsure, "Microsoft Graph failed and may have sent it (507)", 0},
+		{"token refused", 401, "", `{"error":{"code":"InvalidAuthenticationToken"}}`, Blocked, "Microsoft Graph refused the app's access (401 InvalidAuthenticationToken)", 0},
+		{"send as denied", 403, "", `{"error":{"code":"ErrorSendAsDenied"}}`, Blocked, "Microsoft Graph refused the app's access (403 ErrorSendAsDenied)", 0},
+		{"no sender", 404, "", `{"error":{"code":"<b>user@corp.example</b>"}}`, Blocked, "Microsoft Graph does not know the sender mailbox (404)", 0},
+		{"bad recipients", 400, "", `{"error":{"code":"ErrorInvalidRecipients"}}`, Refused, "Microsoft Graph refused it (400 ErrorInvalidRecipients)", 0},
+		{"media type", 415, "", `{"error":{"code":"UnsupportedMediaType"}}`, Refused, "Microsoft Graph refused it (415 UnsupportedMediaType)", 0},
 	} {
-		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
+			if tc.retryAfter != "" {
+				rec.Header().Set("Retry-After", tc.retryAfter)
+			}
 			rec.WriteHeader(tc.status)
 			rec.WriteString(tc.body)
 			err := graphFailure(readAnswer(rec.Result()))
@@ -335,6 +374,15 @@ func TestGraphAnswers(t *testing.T) {
 			}
 			if got := Reason(err); got != tc.reason {
 				t.Errorf("reason %q, want %q", got, tc.reason)
+			}
+			wait := retryAfter(err)
+			if tc.name == "unavailable, wait until" {
+				// An HTTP date: about an hour from now.
+				if wait < 59*time.Minute || wait > time.Hour {
+					t.Errorf("Retry-After %v, want about an hour", wait)
+				}
+			} else if wait != tc.wait {
+				t.Errorf("Retry-After %v, want %v", wait, tc.wait)
 			}
 		})
 	}

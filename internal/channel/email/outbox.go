@@ -33,6 +33,10 @@ type Store interface {
 	MoveEmail(ctx context.Context, gateID, recipient string, from, to store.EmailState, lastError string, at time.Time) error
 }
 
+// recordTimeout bounds recording what came of a send, which is done even
+// when the item's context has ended.
+const recordTimeout = 10 * time.Second
+
 // The results Observe counts.
 const (
 	resultSent    = "sent"
@@ -53,8 +57,9 @@ type PerformerOptions struct {
 	// Link mints a recipient's link to the gate's response page, without
 	// a query, good until expires.
 	Link func(gateID, recipient string, expires time.Time) string
-	// Observe counts outcomes: the transport's name and "sent", "retry",
-	// "failed", "unknown" or "skipped".
+	// Observe counts outcomes: the transport's name and "sent", "retry"
+	// (not delivered, tried again: a Retry or Blocked failure), "failed",
+	// "unknown" or "skipped".
 	Observe func(transport, result string)
 	Now     func() time.Time // default time.Now
 	Logger  *slog.Logger     // default discards
@@ -81,29 +86,29 @@ func NewPerformer(o PerformerOptions) *Performer {
 }
 
 // Perform sends a gate's email to the recipients that have not had it.
-// It returns nil when none is left to send, and an error (retried with
-// backoff) while some are; outbox.Permanent when the item cannot be
-// performed at all. After the first send of a run, it starts another only
-// while ctx leaves the transport's Timeout for it.
+// It returns nil when none is left to send; outbox.Again when it ran out
+// of time after handing some over, so that the item runs again at once;
+// outbox.RetryAt when the service asked the app to wait; another error
+// (retried with backoff) while some are left to send; outbox.Permanent
+// when the item cannot be performed at all. After the first send of a run,
+// it starts another only while ctx leaves the session's Timeout for it,
+// and while the gate is neither settled nor past its deadline.
 func (p *Performer) Perform(ctx context.Context, it store.OutboxItem) error {
 	var item gates.EmailItem
 	if err := json.Unmarshal(it.Payload, &item); err != nil || item.Gate == "" || it.Kind != gates.KindEmail {
 		return outbox.Permanent(fmt.Errorf("email outbox item %s: not an %s item", it.Key, gates.KindEmail))
 	}
 	gateID := item.Gate
-	info, err := p.o.Gates.Info(ctx, gateID)
-	if errors.Is(err, gates.ErrNotFound) {
-		return outbox.Permanent(fmt.Errorf("email of gate %s: %w", gateID, err))
-	}
+	info, err := p.info(ctx, gateID)
 	if err != nil {
-		return fmt.Errorf("email of gate %s: %w", gateID, err)
+		return err
 	}
 	emails, err := p.o.Store.Emails(ctx, gateID)
 	if err != nil {
 		return fmt.Errorf("email of gate %s: %w", gateID, err)
 	}
-	if approval.Status(info.View.Status).Settled() {
-		return p.skip(ctx, gateID, emails)
+	if why := p.over(info); why != "" {
+		return p.skip(ctx, gateID, emails, why)
 	}
 	if len(emails) == 0 {
 		if emails, err = p.addRecipients(ctx, gateID); err != nil || len(emails) == 0 {
@@ -113,21 +118,60 @@ func (p *Performer) Perform(ctx context.Context, it store.OutboxItem) error {
 	return p.send(ctx, info, emails)
 }
 
-// skip gives up the emails of a settled gate that were not sent.
-func (p *Performer) skip(ctx context.Context, gateID string, emails []store.Email) error {
+// info reads the gate; a gate that does not exist is a Permanent error.
+func (p *Performer) info(ctx context.Context, gateID string) (gates.Info, error) {
+	info, err := p.o.Gates.Info(ctx, gateID)
+	switch {
+	case errors.Is(err, gates.ErrNotFound):
+		return info, outbox.Permanent(fmt.Errorf("email of gate %s: %w", gateID, err))
+	case err != nil:
+		return info, fmt.Errorf("email of gate %s: %w", gateID, err)
+	}
+	return info, nil
+}
+
+// over says why a gate takes no more email: it settled, or its deadline
+// passed. It is empty while the gate waits for answers.
+func (p *Performer) over(info gates.Info) string {
+	switch {
+	case approval.Status(info.View.Status).Settled():
+		return "the gate settled first"
+	case !info.Deadline.IsZero() && !p.o.Now().Before(info.Deadline):
+		return "the gate's deadline passed first"
+	}
+	return ""
+}
+
+// notRecorded is the reason of an email found in "sending": a run handed
+// it over and stopped before recording what came of it.
+const notRecorded = "the outcome of handing it over was not recorded"
+
+// skip gives up the emails of a gate that takes no more, for why: those
+// not sent are skipped, and one found in "sending" is unknown.
+func (p *Performer) skip(ctx context.Context, gateID string, emails []store.Email, why string) error {
+	name := p.o.Transport.Name()
 	for _, e := range emails {
-		if e.State != store.EmailPending {
-			continue
+		log := p.o.Logger.With("gate", gateID, "label", e.Label, "transport", name, "message_id", e.MessageID)
+		switch e.State {
+		case store.EmailPending:
+			moved, err := p.move(ctx, e, store.EmailPending, store.EmailSkipped, why)
+			if err != nil {
+				return err
+			}
+			if moved {
+				p.o.Observe(name, resultSkipped)
+				log.Info("email skipped", "reason", why)
+			}
+		case store.EmailSending:
+			moved, err := p.move(ctx, e, store.EmailSending, store.EmailUnknown, notRecorded)
+			if err != nil {
+				return err
+			}
+			if moved {
+				p.o.Observe(name, resultUnknown)
+				log.Warn("email outcome unknown: " + notRecorded)
+			}
 		}
-		err := p.o.Store.MoveEmail(ctx, gateID, e.Recipient, store.EmailPending, store.EmailSkipped, "the gate settled first", p.o.Now())
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			continue // another run took it
-		case err != nil:
-			return fmt.Errorf("skip the email of gate %s to %s: %w", gateID, e.Label, err)
-		}
-		p.o.Observe(p.o.Transport.Name(), resultSkipped)
-		p.o.Logger.Info("email skipped: the gate settled", "gate", gateID, "label", e.Label, "transport", p.o.Transport.Name(), "message_id", e.MessageID)
 	}
 	return nil
 }
@@ -181,62 +225,117 @@ func newMessageID(domain string) string {
 	return hex.EncodeToString(b) + "@" + domain
 }
 
-// errTimeUp stops a run that has no time left for another send.
-var errTimeUp = errors.New("no time left for another send")
+var (
+	// errTimeUp stops a run that has no time left for another send.
+	errTimeUp = errors.New("no time left for another send")
+	// errTaken is an email another run is sending.
+	errTaken = errors.New("another run is sending it")
+)
 
-// send sends the pending emails in order and settles the ones an earlier
-// run left in "sending". An email is sent once at most: it is moved to
-// "sending" before it is handed over, and one found there was handed over
-// by a run that stopped before recording the outcome.
+// send sends the pending emails in order on one session, and settles the
+// ones an earlier run left in "sending". An email is sent once at most: it
+// is moved to "sending" before it is handed over, and one found there was
+// handed over by a run that stopped before recording the outcome.
+//
+// The run stops sending when ctx leaves no time for another send, when
+// the service asks the app to wait, and when the app's set-up blocks every
+// message; the emails it did not try stay pending.
 func (p *Performer) send(ctx context.Context, info gates.Info, emails []store.Email) error {
 	name := p.o.Transport.Name()
-	pending, started := 0, false
-	var lastErr error
+	s := p.o.Transport.Open()
+	defer s.Close()
+	var (
+		started, progressed bool
+		pending             int
+		stop                error         // why the run sends no more
+		lastErr             error         // why the last email left pending is
+		retries, waits      int           // Retry failures, and those with a Retry-After
+		wait                time.Duration // the longest Retry-After
+	)
 	for i, e := range emails {
 		log := p.o.Logger.With("gate", info.ID, "label", e.Label, "transport", name, "message_id", e.MessageID)
 		switch e.State {
 		case store.EmailSending:
-			reason := "the app stopped while sending it"
-			moved, err := p.move(ctx, e, store.EmailSending, store.EmailUnknown, reason)
+			moved, err := p.move(ctx, e, store.EmailSending, store.EmailUnknown, notRecorded)
 			if err != nil {
 				return err
 			}
 			if moved {
 				p.o.Observe(name, resultUnknown)
-				log.Warn("email outcome unknown: the app stopped while sending it; not sending it again")
-				e.State, e.LastError = store.EmailUnknown, reason
+				log.Warn("email outcome unknown: " + notRecorded + "; not sending it again")
+				e.State, e.LastError = store.EmailUnknown, notRecorded
 			}
 		case store.EmailPending:
-			if started && !timeLeft(ctx, p.o.Transport.Timeout()) {
+			if stop == nil && started && !timeLeft(ctx, s.Timeout()) {
+				stop = errTimeUp
+			}
+			if stop != nil {
 				pending++
-				lastErr = errTimeUp
 				continue
 			}
+			if started {
+				// The gate may have settled, or its deadline passed, meanwhile.
+				var err error
+				if info, err = p.info(ctx, info.ID); err != nil {
+					return err
+				}
+				if why := p.over(info); why != "" {
+					return p.skip(ctx, info.ID, emails[i:], why)
+				}
+			}
 			started = true
-			state, err := p.sendOne(ctx, info, e, log)
+			after, failed, err := p.sendOne(ctx, s, info, e, log)
 			if err != nil {
 				return err
 			}
-			e.State = state.State
-			e.LastError = state.LastError
-			if state.State == store.EmailPending {
+			e = after
+			switch {
+			case e.State != store.EmailPending:
+				progressed = true
+			case failed == nil:
 				pending++
-				lastErr = errors.New(state.LastError)
+				lastErr = errTaken
+			case FailureOf(failed) == Blocked:
+				pending++
+				stop = failed
+			default:
+				pending++
+				lastErr = failed
+				retries++
+				if d := retryAfter(failed); d > 0 {
+					// The service holds every message, not just this one.
+					waits++
+					wait = max(wait, d)
+					stop = failed
+				}
 			}
 		}
 		if err := p.notice(ctx, info.ID, i, e); err != nil {
 			return err
 		}
 	}
-	if pending > 0 {
-		return fmt.Errorf("email of gate %s: %d not sent yet: %w", info.ID, pending, lastErr)
+	if pending == 0 {
+		return nil
 	}
-	return nil
+	cause := stop
+	if cause == nil {
+		cause = lastErr
+	}
+	err := fmt.Errorf("email of gate %s: %d not sent yet: %w", info.ID, pending, cause)
+	switch {
+	case errors.Is(stop, errTimeUp) && progressed:
+		return outbox.Again(err)
+	case FailureOf(stop) != Blocked && retries > 0 && waits == retries:
+		return outbox.RetryAt(err, p.o.Now().Add(wait))
+	}
+	return err
 }
 
-// sendOne sends one pending email and records the outcome. It returns the
-// email's new state and reason; an error only when the store fails.
-func (p *Performer) sendOne(ctx context.Context, info gates.Info, e store.Email, log *slog.Logger) (store.Email, error) {
+// sendOne sends one pending email on s and records the outcome. It returns
+// the email as it now stands and the send's failure, if any; err only when
+// the store or the issue fails. An email another run took stays as it was,
+// with no failure.
+func (p *Performer) sendOne(ctx context.Context, s Session, info gates.Info, e store.Email, log *slog.Logger) (after store.Email, failed, err error) {
 	name := p.o.Transport.Name()
 	m, err := Compose(Content{
 		Gate: info, From: p.o.From, To: e.Recipient, Label: e.Label,
@@ -247,59 +346,69 @@ func (p *Performer) sendOne(ctx context.Context, info gates.Info, e store.Email,
 		reason := "the email could not be written"
 		moved, merr := p.move(ctx, e, store.EmailPending, store.EmailFailed, reason)
 		if merr != nil || !moved {
-			return e, merr
+			return e, nil, merr
 		}
 		p.o.Observe(name, resultFailed)
 		log.Error("email not sent: it could not be written", "error", err)
 		e.State, e.LastError = store.EmailFailed, reason
-		return e, nil
+		return e, err, nil
 	}
 	moved, err := p.move(ctx, e, store.EmailPending, store.EmailSending, "")
 	if err != nil || !moved {
-		return e, err // not moved: another run has it
+		return e, nil, err // not moved: another run has it
 	}
 
-	sendErr := p.o.Transport.Send(ctx, m)
+	sendErr := s.Send(ctx, m)
 
 	to, result, reason := store.EmailSent, resultSent, ""
+	failure := FailureOf(sendErr)
 	if sendErr != nil {
 		reason = Reason(sendErr)
-		switch FailureOf(sendErr) {
+		switch failure {
 		case Refused:
 			to, result = store.EmailFailed, resultFailed
 		case Unsure:
 			to, result = store.EmailUnknown, resultUnknown
-		default:
+		default: // Retry, Blocked: not delivered
 			to, result = store.EmailPending, resultRetry
 		}
 	}
-	// A failure to record leaves it "sending": the next run takes it as
-	// sent or not, and does not send it again.
-	moved, err = p.move(ctx, e, store.EmailSending, to, reason)
+	// Recorded even when ctx has ended (the send may have overrun it). A
+	// failure to record leaves it "sending": the next run takes it as sent
+	// or not, and does not send it again.
+	moved, err = p.record(ctx, e, to, reason)
 	if err != nil {
-		return e, err
+		return e, nil, err
 	}
 	if !moved {
 		log.Warn("email outcome not recorded: another run settled it", "outcome", result)
-		return e, nil
+		return e, nil, nil
 	}
 	p.o.Observe(name, result)
-	switch result {
-	case resultSent:
+	e.State, e.LastError = to, reason
+	var notice, text string
+	switch {
+	case sendErr == nil:
 		log.Info("email sent")
-	case resultRetry:
+	case failure == Blocked:
+		log.Error("email not sent: the mail set-up is refused; sending stops until it is fixed", "reason", reason, "error", sendErr)
+		notice = "email/blocked"
+		text = "No approval email can be sent: " + reason + ". The app keeps trying; its operator needs to fix the mail settings."
+	case result == resultRetry:
 		log.Warn("email not sent; retrying", "reason", reason, "error", sendErr)
-		text := "The approval email is delayed: " + reason + ". The app keeps trying until the gate settles."
-		if err := p.o.Gates.Notice(ctx, info.ID, "email/delayed", text); err != nil {
-			return e, fmt.Errorf("email of gate %s: %w", info.ID, err)
-		}
-	case resultFailed:
+		notice = "email/delayed"
+		text = "The approval email is delayed: " + reason + ". The app keeps trying until the gate settles."
+	case result == resultFailed:
 		log.Error("email refused", "reason", reason, "error", sendErr)
-	case resultUnknown:
+	case result == resultUnknown:
 		log.Warn("email outcome unknown; not sending it again", "reason", reason, "error", sendErr)
 	}
-	e.State, e.LastError = to, reason
-	return e, nil
+	if notice != "" {
+		if err := p.o.Gates.Notice(ctx, info.ID, notice, text); err != nil {
+			return e, sendErr, fmt.Errorf("email of gate %s: %w", info.ID, err)
+		}
+	}
+	return e, sendErr, nil
 }
 
 // move moves an email from one state to another; false when it was not
@@ -313,6 +422,14 @@ func (p *Performer) move(ctx context.Context, e store.Email, from, to store.Emai
 		return false, fmt.Errorf("email of gate %s to %s: %s to %s: %w", e.GateID, e.Label, from, to, err)
 	}
 	return true, nil
+}
+
+// record moves an email from "sending" to what came of handing it over,
+// on a context that outlives ctx by up to recordTimeout.
+func (p *Performer) record(ctx context.Context, e store.Email, to store.EmailState, reason string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return p.move(ctx, e, store.EmailSending, to, reason)
 }
 
 // notice tells the issue about an email that failed or may not have
@@ -341,8 +458,8 @@ func (p *Performer) notice(ctx context.Context, gateID string, index int, e stor
 	return nil
 }
 
-// timeLeft reports whether ctx leaves at least d for a send.
+// timeLeft reports whether ctx has not ended and leaves at least d.
 func timeLeft(ctx context.Context, d time.Duration) bool {
 	deadline, ok := ctx.Deadline()
-	return !ok || time.Until(deadline) >= d
+	return ctx.Err() == nil && (!ok || time.Until(deadline) >= d)
 }

@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-github/v62/github"
 
 	"github.com/gatehouse-ci/gatehouse/internal/approval"
 	"github.com/gatehouse-ci/gatehouse/internal/gates"
+	"github.com/gatehouse-ci/gatehouse/internal/ghapp"
+	"github.com/gatehouse-ci/gatehouse/internal/outbox"
 	"github.com/gatehouse-ci/gatehouse/internal/store"
 	"github.com/gatehouse-ci/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-ci/gatehouse/internal/testclock"
@@ -72,19 +75,43 @@ func (g *fakeGates) Notices() []notice {
 }
 
 // fakeTransport fails each recipient's sends as scripted, in order, and
-// takes the rest.
+// takes the rest. Its sessions' Timeout is timeout.
 type fakeTransport struct {
 	timeout time.Duration
-	mu      sync.Mutex
-	script  map[string][]error // by recipient
-	tries   []string           // recipients, in the order handed over
-	taken   []Message
+	// onSend, when set, is called as each message is handed over.
+	onSend func(ctx context.Context, to string)
+	mu     sync.Mutex
+	script map[string][]error // by recipient
+	tries  []string           // recipients, in the order handed over
+	taken  []Message
+	open   int // sessions not closed
 }
 
-func (f *fakeTransport) Name() string           { return "smtp" }
-func (f *fakeTransport) Timeout() time.Duration { return f.timeout }
+func (f *fakeTransport) Name() string { return "smtp" }
 
-func (f *fakeTransport) Send(_ context.Context, m Message) error {
+func (f *fakeTransport) Open() Session {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.open++
+	return fakeSession{f}
+}
+
+// fakeSession is a session of a fakeTransport.
+type fakeSession struct{ f *fakeTransport }
+
+func (s fakeSession) Timeout() time.Duration { return s.f.timeout }
+
+func (s fakeSession) Close() {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.f.open--
+}
+
+func (s fakeSession) Send(ctx context.Context, m Message) error {
+	f := s.f
+	if f.onSend != nil {
+		f.onSend(ctx, m.To)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tries = append(f.tries, m.To)
@@ -108,6 +135,12 @@ func (f *fakeTransport) Taken() []Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.taken)
+}
+
+func (f *fakeTransport) Unclosed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.open
 }
 
 const (
@@ -363,12 +396,12 @@ func TestPerformAfterCrash(t *testing.T) {
 	}
 	diff(t, "sends", []string{bob}, e.transport.Tries())
 	diff(t, "emails", []emailState{
-		{alice, "@alice", store.EmailUnknown, 1, "the app stopped while sending it"},
+		{alice, "@alice", store.EmailUnknown, 1, "the outcome of handing it over was not recorded"},
 		{bob, bob, store.EmailSent, 1, ""},
 	}, e.states(t))
 	diff(t, "observed", []string{"smtp:unknown", "smtp:sent"}, e.Observed())
 	diff(t, "notices", []notice{{"email/unknown/0",
-		"The approval email to @alice may not have arrived: the app stopped while sending it. It is not sent twice; @alice can answer here."}}, e.gates.Notices())
+		"The approval email to @alice may not have arrived: the outcome of handing it over was not recorded. It is not sent twice; @alice can answer here."}}, e.gates.Notices())
 	if m := e.transport.Taken(); len(m) != 1 || m[0].MessageID != "b@corp.example" {
 		t.Errorf("taken %+v, want bob's with its stored Message-ID", m)
 	}
@@ -413,14 +446,17 @@ func TestPerformOutOfTime(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	// The first send always starts; the second needs more time than is left.
-	if err := e.p.Perform(ctx, emailItem(t, "g1")); err == nil {
-		t.Fatal("a run that left an email to send: no error")
+	if err := e.p.Perform(ctx, emailItem(t, "g1")); !errors.Is(err, errTimeUp) {
+		t.Fatalf("a run out of time: %v, want %v", err, errTimeUp)
 	}
 	diff(t, "sends", []string{alice}, e.transport.Tries())
 	diff(t, "emails", []emailState{
 		{alice, "@alice", store.EmailSent, 1, ""},
 		{bob, bob, store.EmailPending, 0, ""},
 	}, e.states(t))
+	if n := e.transport.Unclosed(); n != 0 {
+		t.Errorf("%d sessions left open", n)
+	}
 }
 
 // racyStore hides the stored emails from the first read, as if another
@@ -470,4 +506,227 @@ func TestPerformBadItems(t *testing.T) {
 			diff(t, "sends", []string(nil), e.transport.Tries())
 		})
 	}
+}
+
+// noGitHub is the outbox's GitHub, which email items never use.
+type noGitHub struct{}
+
+func (noGitHub) Installation(int64) (*github.Client, error) {
+	return nil, errors.New("no GitHub here")
+}
+
+func (noGitHub) Identity(context.Context) (ghapp.Identity, error) {
+	return ghapp.Identity{}, errors.New("no GitHub here")
+}
+
+// outboxRun enqueues the gate's email item and has the outbox worker
+// perform it, on e's clock, which stands still, with backoff after a
+// failure, until the item is done or fails. It returns the worker's
+// results and the item as it was left.
+func (e *performerEnv) outboxRun(t *testing.T, backoff time.Duration) ([]string, store.OutboxItem) {
+	t.Helper()
+	it := emailItem(t, "g1")
+	it.ID, it.Attempts, it.NextAt = 0, 0, e.clock.Now()
+	if _, err := e.store.Update(t.Context(), "g1", func(store.Snapshot) (store.Change, error) {
+		return store.Change{Outbox: []store.OutboxItem{it}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		results []string
+	)
+	w := outbox.NewWorker(outbox.Options{
+		Store: e.store, GitHub: noGitHub{}, Now: e.clock.Now,
+		Backoff:  func(int) time.Duration { return backoff },
+		Handlers: map[string]outbox.Handler{gates.KindEmail: e.p},
+		Observe: func(_, result string) {
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, result)
+			if result != "again" {
+				cancel()
+			}
+		},
+	})
+	if err := w.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	items, err := e.store.Outbox(t.Context(), "g1")
+	if err != nil || len(items) != 1 {
+		t.Fatalf("outbox items %+v, %v; want one", items, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return results, items[0]
+}
+
+// A run out of time after sending some runs again at once: with the clock
+// standing still and an hour's backoff, only that sends the rest.
+func TestPerformAgainInTheOutbox(t *testing.T) {
+	e := newPerformerEnv(t)
+	e.transport.timeout = time.Hour
+	results, it := e.outboxRun(t, time.Hour)
+	diff(t, "outbox results", []string{"again", "done"}, results)
+	if it.DoneAt.IsZero() || it.LastError != "" {
+		t.Errorf("item done %v, last error %q; want done without error", it.DoneAt, it.LastError)
+	}
+	diff(t, "sends", []string{alice, bob}, e.transport.Tries())
+	diff(t, "observed", []string{"smtp:sent", "smtp:sent"}, e.Observed())
+}
+
+// Retry-After holds every message: the run stops, and the item is due when
+// the service said, when every failure of the run said so.
+func TestPerformRetryAfter(t *testing.T) {
+	throttled := &Error{Failure: Retry, Reason: "Microsoft Graph is throttling (429 ApplicationThrottled)", RetryAfter: 30 * time.Second, Err: errors.New("429")}
+	down := &Error{Failure: Retry, Reason: "Microsoft Graph could not be reached", Err: errors.New("dial")}
+	for _, tc := range []struct {
+		name   string
+		script map[string][]error
+		sends  []string
+		next   time.Duration
+	}{
+		{"throttled", map[string][]error{alice: {throttled}}, []string{alice}, 30 * time.Second},
+		{"throttled after a failure without Retry-After", map[string][]error{alice: {down}, bob: {throttled}}, []string{alice, bob}, 0},
+		{"no Retry-After", map[string][]error{alice: {down}}, []string{alice, bob}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPerformerEnv(t)
+			e.transport.script = tc.script
+			start := e.clock.Now()
+			results, it := e.outboxRun(t, 0)
+			diff(t, "outbox results", []string{"retry"}, results)
+			if got := it.NextAt.Sub(start); got != tc.next {
+				t.Errorf("item due in %v, want %v", got, tc.next)
+			}
+			diff(t, "sends", tc.sends, e.transport.Tries())
+			if st := e.states(t); st[0].State != store.EmailPending {
+				t.Errorf("alice's email %+v, want pending", st[0])
+			}
+		})
+	}
+}
+
+// A refusal of the app's set-up moves the message back to pending, stops
+// the run, and says once on the issue that no email can be sent; once the
+// set-up is fixed, the emails go.
+func TestPerformBlocked(t *testing.T) {
+	e := newPerformerEnv(t)
+	login := &Error{Failure: Blocked, Reason: "the mail server refused the login (535 5.7.8)", Err: errors.New("535")}
+	e.transport.script[alice] = []error{login, login}
+	want := []notice{{"email/blocked",
+		"No approval email can be sent: the mail server refused the login (535 5.7.8). The app keeps trying; its operator needs to fix the mail settings."}}
+	for run := 1; run <= 2; run++ {
+		err := e.perform(t)
+		if err == nil || errors.Is(err, errTimeUp) {
+			t.Fatalf("run %d: %v, want the refusal", run, err)
+		}
+		diff(t, "emails", []emailState{
+			{alice, "@alice", store.EmailPending, run, "the mail server refused the login (535 5.7.8)"},
+			{bob, bob, store.EmailPending, 0, ""},
+		}, e.states(t))
+		diff(t, "notices", want, e.gates.Notices())
+	}
+	diff(t, "sends while blocked", []string{alice, alice}, e.transport.Tries())
+	diff(t, "observed while blocked", []string{"smtp:retry", "smtp:retry"}, e.Observed())
+
+	if err := e.perform(t); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "emails once fixed", []emailState{
+		{alice, "@alice", store.EmailSent, 3, ""},
+		{bob, bob, store.EmailSent, 1, ""},
+	}, e.states(t))
+	diff(t, "notices once fixed", want, e.gates.Notices())
+}
+
+// What came of a send is recorded even when the item's time ran out while
+// sending; nothing more is sent then.
+func TestPerformRecordsAfterTheContextEnds(t *testing.T) {
+	e := newPerformerEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e.transport.onSend = func(context.Context, string) { cancel() }
+	if err := e.p.Perform(ctx, emailItem(t, "g1")); !errors.Is(err, errTimeUp) {
+		t.Fatalf("Perform: %v, want %v", err, errTimeUp)
+	}
+	diff(t, "emails", []emailState{
+		{alice, "@alice", store.EmailSent, 1, ""},
+		{bob, bob, store.EmailPending, 0, ""},
+	}, e.states(t))
+	diff(t, "observed", []string{"smtp:sent"}, e.Observed())
+}
+
+// A gate that settles, or whose deadline passes, while its emails go out
+// gets no more: the rest are skipped.
+func TestPerformGateOverWhileSending(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(e *performerEnv)
+		reason string
+	}{
+		{
+			name: "settled",
+			change: func(e *performerEnv) {
+				e.gates.mu.Lock()
+				defer e.gates.mu.Unlock()
+				e.gates.info.View.Status = string(approval.Approved)
+			},
+			reason: "the gate settled first",
+		},
+		{
+			name:   "deadline",
+			change: func(e *performerEnv) { e.clock.Advance(2 * time.Hour) },
+			reason: "the gate's deadline passed first",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPerformerEnv(t)
+			e.transport.onSend = func(context.Context, string) { tc.change(e) }
+			if err := e.perform(t); err != nil {
+				t.Fatal(err)
+			}
+			diff(t, "sends", []string{alice}, e.transport.Tries())
+			diff(t, "emails", []emailState{
+				{alice, "@alice", store.EmailSent, 1, ""},
+				{bob, bob, store.EmailSkipped, 0, tc.reason},
+			}, e.states(t))
+			diff(t, "observed", []string{"smtp:sent", "smtp:skipped"}, e.Observed())
+		})
+	}
+}
+
+func TestPerformPastDeadline(t *testing.T) {
+	e := newPerformerEnv(t)
+	e.clock.Advance(3 * time.Hour)
+	if err := e.perform(t); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "sends", []string(nil), e.transport.Tries())
+	diff(t, "emails", []emailState{}, e.states(t))
+	diff(t, "notices", []notice(nil), e.gates.Notices())
+}
+
+// An email left "sending" by a run that stopped is unknown once the gate
+// settled, not sending for ever.
+func TestPerformSettledWhileSending(t *testing.T) {
+	e := newPerformerEnv(t)
+	if err := e.store.AddEmails(t.Context(), []store.Email{
+		{GateID: "g1", Recipient: alice, Label: "@alice", MessageID: "a@corp.example", State: store.EmailSending, Attempts: 1, UpdatedAt: e.clock.Now()},
+		{GateID: "g1", Recipient: bob, Label: bob, MessageID: "b@corp.example", State: store.EmailPending, UpdatedAt: e.clock.Now()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.gates.info.View.Status = string(approval.Rejected)
+	if err := e.perform(t); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "emails", []emailState{
+		{alice, "@alice", store.EmailUnknown, 1, "the outcome of handing it over was not recorded"},
+		{bob, bob, store.EmailSkipped, 0, "the gate settled first"},
+	}, e.states(t))
+	diff(t, "observed", []string{"smtp:unknown", "smtp:skipped"}, e.Observed())
+	diff(t, "sends", []string(nil), e.transport.Tries())
 }

@@ -20,8 +20,14 @@ import (
 	"github.com/gatehouse-ci/gatehouse/internal/config"
 )
 
-// defaultSMTPTimeout bounds each SMTP connection.
+// defaultSMTPTimeout bounds each phase of an SMTP session.
 const defaultSMTPTimeout = 30 * time.Second
+
+// smtpPhases is how many phases, each bounded by the timeout, a message
+// sent on a new connection can take: go-mail bounds connecting, then
+// setting the session up (EHLO, STARTTLS, login), then the message (MAIL
+// FROM to the reply to its final ".", and RSET), each on its own.
+const smtpPhases = 3
 
 // loginMechanisms are the SASL mechanisms used to log in, best first.
 // PLAIN and LOGIN reveal the password: go-mail uses them only over TLS or
@@ -38,11 +44,13 @@ type SMTPOptions struct {
 	// TLSConfig is used for STARTTLS and implicit TLS; nil trusts the
 	// system's roots. An empty ServerName is the server's host.
 	TLSConfig *tls.Config
-	// Timeout bounds each connection; default 30s.
+	// Timeout bounds each phase of a session: connecting, setting the
+	// session up (EHLO, STARTTLS, login), and each message; default 30s.
 	Timeout time.Duration
 }
 
-// SMTP sends messages to an SMTP server, one connection per message.
+// SMTP sends messages to an SMTP server, the messages of a session on one
+// connection.
 type SMTP struct {
 	o SMTPOptions
 }
@@ -77,31 +85,92 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 // Name is "smtp".
 func (s *SMTP) Name() string { return "smtp" }
 
-// Timeout bounds one connection.
-func (s *SMTP) Timeout() time.Duration { return s.o.Timeout }
+// Timeout is the longest a message sent on a new connection can take:
+// each of its phases is bounded by SMTPOptions.Timeout.
+func (s *SMTP) Timeout() time.Duration { return smtpPhases * s.o.Timeout }
 
-// Send delivers m on a connection of its own. A message the server
-// accepted is sent, whatever happens to the connection afterwards.
-func (s *SMTP) Send(ctx context.Context, m Message) error {
+// Open starts a session. Its first Send connects; the messages after it go
+// on the same connection, and a send that fails closes it, so that the
+// next connects again.
+func (s *SMTP) Open() Session { return &smtpSession{t: s} }
+
+// smtpSession sends messages on one connection, opened by its first Send.
+type smtpSession struct {
+	t      *SMTP
+	client *mail.Client
+	conn   *smtp.Client // nil while not connected
+}
+
+// Timeout is SMTPOptions.Timeout on an open connection, and SMTP.Timeout
+// when the next Send must connect first.
+func (ss *smtpSession) Timeout() time.Duration {
+	if ss.conn == nil {
+		return ss.t.Timeout()
+	}
+	return ss.t.o.Timeout
+}
+
+// Send delivers m. A message the server accepted is sent, whatever happens
+// to the connection afterwards. When a connection that served earlier
+// messages fails before m was offered (the server may close a connection
+// after some messages), m goes once more on a new connection, if ctx
+// leaves the time for it.
+func (ss *smtpSession) Send(ctx context.Context, m Message) error {
 	msg, err := m.msg()
 	if err != nil {
 		return &Error{Failure: Refused, Reason: "the message could not be built", Err: err}
 	}
-	c, err := mail.NewClient(s.o.Server.Host, s.options(m)...)
+	reused := ss.conn != nil
+	if !reused {
+		if err := ss.connect(ctx, m); err != nil {
+			return err
+		}
+	}
+	err = ss.client.SendWithSMTPClient(ss.conn, msg)
+	if err == nil {
+		return nil
+	}
+	ss.Close() // the connection may be unusable
+	if msg.IsDelivered() {
+		return nil
+	}
+	if reused && notOffered(err) && timeLeft(ctx, ss.t.Timeout()) {
+		return ss.Send(ctx, m)
+	}
+	return sendError(err)
+}
+
+// connect opens the session's connection, logged in when a user name is set.
+func (ss *smtpSession) connect(ctx context.Context, m Message) error {
+	c, err := mail.NewClient(ss.t.o.Server.Host, ss.t.options(m)...)
 	if err != nil {
-		return &Error{Failure: Refused, Reason: "the mail settings are not usable", Err: fmt.Errorf("smtp client: %w", err)}
+		return &Error{Failure: Blocked, Reason: "the mail settings are not usable", Err: fmt.Errorf("smtp client: %w", err)}
 	}
 	conn, err := c.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		return dialError(err)
 	}
-	err = c.SendWithSMTPClient(conn, msg)
-	// The answer to QUIT changes nothing: the message is sent or not.
-	_ = c.CloseWithSMTPClient(conn)
-	if err == nil || msg.IsDelivered() {
-		return nil
+	ss.client, ss.conn = c, conn
+	return nil
+}
+
+// Close says QUIT, whose answer changes nothing: the messages are sent or
+// not.
+func (ss *smtpSession) Close() {
+	if ss.conn == nil {
+		return
 	}
-	return sendError(err)
+	if err := ss.client.CloseWithSMTPClient(ss.conn); err != nil {
+		_ = ss.conn.Close()
+	}
+	ss.client, ss.conn = nil, nil
+}
+
+// notOffered reports whether a send failed before the server saw any of
+// the message: MAIL FROM got no answer, or a temporary refusal.
+func notOffered(err error) bool {
+	var se *mail.SendError
+	return errors.As(err, &se) && se.Reason == mail.ErrSMTPMailFrom && se.ErrorCode() < 500
 }
 
 func (s *SMTP) options(m Message) []mail.Option {
@@ -109,7 +178,8 @@ func (s *SMTP) options(m Message) []mail.Option {
 		mail.WithPort(s.o.Server.Port),
 		mail.WithTimeout(s.o.Timeout),
 		mail.WithTLSConfig(s.o.TLSConfig),
-		// The connection is new: no NOOP before sending.
+		// No NOOP before each message: a connection that failed is
+		// replaced (see smtpSession.Send).
 		mail.WithoutNoop(),
 	}
 	switch s.o.Server.Security {
@@ -148,7 +218,8 @@ func replyCode(code int, text string) string {
 }
 
 // dialError judges an error met before the message was offered:
-// connecting, TLS, EHLO, logging in.
+// connecting, TLS, EHLO, logging in. None of it depends on the message: a
+// refusal here blocks every message.
 func dialError(err error) error {
 	var (
 		reply  *textproto.Error
@@ -161,7 +232,7 @@ func dialError(err error) error {
 	switch {
 	case errors.As(err, &reply):
 		code := replyCode(reply.Code, reply.Msg)
-		verb, failure := "refused", Refused
+		verb, failure := "refused", Blocked
 		if reply.Code < 500 {
 			verb, failure = "deferred", Retry
 		}
@@ -170,11 +241,11 @@ func dialError(err error) error {
 		}
 		return fail(failure, fmt.Sprintf("the mail server %s the connection (%s)", verb, code))
 	case errors.Is(err, smtp.ErrUnencrypted):
-		return fail(Refused, "the app sends its mail credentials only over TLS or to a loopback host")
+		return fail(Blocked, "the app sends its mail credentials only over TLS or to a loopback host")
 	case isCertError(err):
-		return fail(Refused, "the mail server's TLS certificate was not accepted")
+		return fail(Blocked, "the mail server's TLS certificate was not accepted")
 	case errors.As(err, &record):
-		return fail(Refused, "the mail server does not speak TLS on this port")
+		return fail(Blocked, "the mail server does not speak TLS on this port")
 	case isTimeout(err):
 		return fail(Retry, "the mail server did not answer in time")
 	case isDial(err):
@@ -183,11 +254,11 @@ func dialError(err error) error {
 		return fail(Retry, "the connection to the mail server broke")
 	case strings.Contains(err.Error(), "STARTTLS"):
 		// go-mail has no error value for a server without STARTTLS.
-		return fail(Refused, "the mail server does not offer STARTTLS")
+		return fail(Blocked, "the mail server does not offer STARTTLS")
 	case isLoginUnsupported(err):
-		return fail(Refused, "the mail server offers no login method the app can use")
+		return fail(Blocked, "the mail server offers no login method the app can use")
 	}
-	return fail(Refused, "the mail server does not work with the app's mail settings")
+	return fail(Blocked, "the mail server does not work with the app's mail settings")
 }
 
 // isLoginCode tells the replies to AUTH.
@@ -219,7 +290,9 @@ func isDial(err error) bool {
 
 // sendError judges an error met while offering the message. Only the
 // end of DATA can leave the outcome open: after the final "." the server
-// may have taken the message, and no reply means no answer.
+// may have taken the message, and no reply means no answer. A sender
+// refused for good blocks every message; a recipient or a message refused
+// for good is this message's failure.
 func sendError(err error) error {
 	var se *mail.SendError
 	if !errors.As(err, &se) {
@@ -234,7 +307,11 @@ func sendError(err error) error {
 		if e := se.EnhancedStatusCode(); e != "" {
 			text += " " + e
 		}
-		if code >= 500 {
+		switch {
+		case code >= 500 && se.Reason == mail.ErrSMTPMailFrom:
+			// The sender is the app's, the same for every message.
+			return fail(Blocked, fmt.Sprintf("the mail server refused the sender (%s)", text))
+		case code >= 500:
 			return fail(Refused, fmt.Sprintf("the mail server refused it (%s)", text))
 		}
 		return fail(Retry, fmt.Sprintf("the mail server deferred it (%s)", text))

@@ -2,7 +2,9 @@ package email
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,13 @@ func newTestSMTP(t *testing.T, s *smtpServer, security config.SMTPSecurity, user
 	return tr
 }
 
+// sendAlone sends m on a session of its own.
+func sendAlone(ctx context.Context, tr Transport, m Message) error {
+	s := tr.Open()
+	defer s.Close()
+	return s.Send(ctx, m)
+}
+
 func TestSMTPSend(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -60,7 +69,7 @@ func TestSMTPSend(t *testing.T) {
 			})
 			tr := newTestSMTP(t, s, tc.security, tc.user, "s3cret")
 			m := testMessage(t)
-			if err := tr.Send(t.Context(), m); err != nil {
+			if err := sendAlone(t.Context(), tr, m); err != nil {
 				t.Fatal(err)
 			}
 			want, err := m.MIME()
@@ -102,18 +111,32 @@ func TestSMTPFailures(t *testing.T) {
 	}{
 		{
 			name: "starttls required, not offered", mode: plainServer, security: config.SMTPStartTLSRequired,
-			want: Refused, reason: "the mail server does not offer STARTTLS", noMail: true,
+			want: Blocked, reason: "the mail server does not offer STARTTLS", noMail: true,
 		},
 		{
 			name: "wrong password", mode: plainServer, security: config.SMTPStartTLS, user: "mailer", password: "wrong",
 			configure: func(s *smtpServer) { s.user, s.password = "mailer", "s3cret" },
-			want:      Refused, reason: "the mail server refused the login (535 5.7.8)", noMail: true,
+			want:      Blocked, reason: "the mail server refused the login (535 5.7.8)", noMail: true,
 		},
 		{
 			name: "credentials in the clear to a host not named loopback", mode: plainServer, ip: "127.0.0.2",
 			security: config.SMTPStartTLS, user: "mailer", password: "s3cret",
 			configure: func(s *smtpServer) { s.user, s.password = "mailer", "s3cret" },
-			want:      Refused, reason: "the app sends its mail credentials only over TLS or to a loopback host", noMail: true, noAuth: true,
+			want:      Blocked, reason: "the app sends its mail credentials only over TLS or to a loopback host", noMail: true, noAuth: true,
+		},
+		{
+			name: "sender refused", mode: plainServer, security: config.SMTPStartTLS,
+			configure: func(s *smtpServer) {
+				s.mailErr = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 60}, Message: "Client does not have permissions to send as this sender"}
+			},
+			want: Blocked, reason: "the mail server refused the sender (550 5.7.60)",
+		},
+		{
+			name: "sender deferred", mode: plainServer, security: config.SMTPStartTLS,
+			configure: func(s *smtpServer) {
+				s.mailErr = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+			},
+			want: Retry, reason: "the mail server deferred it (451 4.3.0)",
 		},
 		{
 			name: "recipient refused", mode: plainServer, security: config.SMTPStartTLS,
@@ -140,7 +163,7 @@ func TestSMTPFailures(t *testing.T) {
 		},
 		{
 			name: "untrusted certificate", mode: implicitServer, security: config.SMTPImplicitTLS, untrusted: true,
-			want: Refused, reason: "the mail server's TLS certificate was not accepted", noMail: true,
+			want: Blocked, reason: "the mail server's TLS certificate was not accepted", noMail: true,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,7 +178,7 @@ func TestSMTPFailures(t *testing.T) {
 			if tc.untrusted {
 				tr.o.TLSConfig.RootCAs = x509.NewCertPool()
 			}
-			err := tr.Send(t.Context(), testMessage(t))
+			err := sendAlone(t.Context(), tr, testMessage(t))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -195,6 +218,84 @@ func TestNewSMTPErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if _, err := NewSMTP(SMTPOptions{Server: c}); err == nil {
 				t.Error("no error")
+			}
+		})
+	}
+}
+
+// A session sends its messages on one connection, logged in once.
+func TestSMTPSession(t *testing.T) {
+	t.Parallel()
+	s := newSMTPServer(t, startTLSServer, "", func(s *smtpServer) { s.user, s.password = "mailer", "s3cret" })
+	tr := newTestSMTP(t, s, config.SMTPStartTLSRequired, "mailer", "s3cret")
+	if got := tr.Timeout(); got != 30*time.Second {
+		t.Errorf("Timeout %v, want 30s: connecting, setting up and the message, 10s each", got)
+	}
+	ss := tr.Open()
+	if got := ss.Timeout(); got != 30*time.Second {
+		t.Errorf("session Timeout before connecting: %v, want 30s", got)
+	}
+	for i := range 3 {
+		if err := ss.Send(t.Context(), testMessage(t)); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got := ss.Timeout(); got != 10*time.Second {
+			t.Errorf("session Timeout after message %d: %v, want 10s", i, got)
+		}
+	}
+	ss.Close()
+	if got := ss.Timeout(); got != 30*time.Second {
+		t.Errorf("session Timeout after Close: %v, want 30s", got)
+	}
+	_, auths := s.counts()
+	if n, conns := len(s.Messages()), s.connections(); n != 3 || conns != 1 || auths != 1 {
+		t.Errorf("%d messages on %d connections with %d logins; want 3 on 1 with 1", n, conns, auths)
+	}
+}
+
+// A connection the server stops serving, or that failed, is replaced: a
+// message the server never saw goes on a new one.
+func TestSMTPSessionNewConnection(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		configure func(*smtpServer)
+		errs      []Failure // of each send, -1 for none
+		messages  int
+		conns     int
+	}{
+		{"421 after a message", func(s *smtpServer) { s.perConnection = 1 }, []Failure{-1, -1, -1}, 3, 3},
+		{"closed after two messages", func(s *smtpServer) { s.perConnection, s.closeOver = 2, true }, []Failure{-1, -1, -1}, 3, 2},
+		{
+			"after a refused recipient",
+			func(s *smtpServer) {
+				s.rcptErr = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+				s.refuseTo = testTo
+			},
+			[]Failure{-1, Refused, -1}, 2, 2,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSMTPServer(t, plainServer, "", tc.configure)
+			tr := newTestSMTP(t, s, config.SMTPStartTLS, "", "")
+			ss := tr.Open()
+			defer ss.Close()
+			for i, want := range tc.errs {
+				m := testMessage(t)
+				if want != Refused {
+					m.To = "other" + strconv.Itoa(i) + "@corp.example"
+				}
+				err := ss.Send(t.Context(), m)
+				switch {
+				case want < 0 && err != nil:
+					t.Errorf("message %d: %v", i, err)
+				case want >= 0 && FailureOf(err) != want:
+					t.Errorf("message %d: %v, want a %v failure", i, err, want)
+				}
+			}
+			if n, conns := len(s.Messages()), s.connections(); n != tc.messages || conns != tc.conns {
+				t.Errorf("%d messages on %d connections; want %d on %d", n, conns, tc.messages, tc.conns)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"sync"
@@ -75,11 +76,19 @@ type smtpServer struct {
 
 	// What the server does, set before use.
 	user, password string          // non-empty: offer AUTH PLAIN and check it
+	mailErr        *smtp.SMTPError // refuse MAIL FROM with this
 	rcptErr        *smtp.SMTPError // refuse RCPT TO with this
+	refuseTo       string          // non-empty: rcptErr is for this recipient only
 	dropAfterData  bool            // close the connection after the final "." without a reply
+	// perConnection, when positive, is how many messages a connection
+	// takes: MAIL FROM after them is refused with 421, or with closeOver,
+	// the connection is closed without a reply.
+	perConnection int
+	closeOver     bool
 
 	mu       sync.Mutex
 	messages []received
+	conns    int // connections
 	mails    int // MAIL FROM commands
 	auths    int // AUTH attempts
 }
@@ -107,6 +116,7 @@ func newSMTPServer(t *testing.T, mode serverMode, ip string, configure func(*smt
 	srv.Domain = "mail.test"
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	srv.ErrorLog = log.New(io.Discard, "", 0) // connections the tests break on purpose
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +136,7 @@ func newSMTPServer(t *testing.T, mode serverMode, ip string, configure func(*smt
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ln) // ends when the server is closed
+		_ = srv.Serve(countingListener{ln, s}) // ends when the server is closed
 	}()
 	t.Cleanup(func() {
 		srv.Close()
@@ -149,26 +159,33 @@ func (s *smtpServer) counts() (mails, auths int) {
 	return s.mails, s.auths
 }
 
+func (s *smtpServer) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
 func (s *smtpServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	_, isTLS := c.TLSConnectionState()
-	return &smtpSession{s: s, conn: c, tls: isTLS}, nil
+	return &serverSession{s: s, conn: c, tls: isTLS}, nil
 }
 
-type smtpSession struct {
-	s    *smtpServer
-	conn *smtp.Conn
-	tls  bool
-	msg  received
+type serverSession struct {
+	s     *smtpServer
+	conn  *smtp.Conn
+	tls   bool
+	msg   received
+	taken int // messages taken on this connection
 }
 
-func (ss *smtpSession) AuthMechanisms() []string {
+func (ss *serverSession) AuthMechanisms() []string {
 	if ss.s.user == "" {
 		return nil
 	}
 	return []string{sasl.Plain}
 }
 
-func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
+func (ss *serverSession) Auth(mech string) (sasl.Server, error) {
 	ss.s.mu.Lock()
 	ss.s.auths++
 	ss.s.mu.Unlock()
@@ -181,26 +198,36 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
-func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *serverSession) Mail(from string, _ *smtp.MailOptions) error {
 	ss.s.mu.Lock()
 	ss.s.mails++
 	ss.s.mu.Unlock()
 	if ss.s.user != "" && ss.msg.User == "" {
 		return smtp.ErrAuthRequired
 	}
+	if ss.s.mailErr != nil {
+		return ss.s.mailErr
+	}
+	if ss.s.perConnection > 0 && ss.taken >= ss.s.perConnection {
+		if ss.s.closeOver {
+			ss.conn.Conn().Close()
+			return errors.New("closed")
+		}
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many messages on this connection"}
+	}
 	ss.msg.Helo, ss.msg.From = ss.conn.Hostname(), from
 	return nil
 }
 
-func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if ss.s.rcptErr != nil {
+func (ss *serverSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.s.rcptErr != nil && (ss.s.refuseTo == "" || ss.s.refuseTo == to) {
 		return ss.s.rcptErr
 	}
 	ss.msg.To = to
 	return nil
 }
 
-func (ss *smtpSession) Data(r io.Reader) error {
+func (ss *serverSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -211,18 +238,35 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	}
 	_, ss.msg.TLS = ss.conn.TLSConnectionState()
 	ss.msg.Data = b
+	ss.taken++
 	ss.s.mu.Lock()
 	ss.s.messages = append(ss.s.messages, ss.msg)
 	ss.s.mu.Unlock()
 	return nil
 }
 
-func (ss *smtpSession) Reset() {
+func (ss *serverSession) Reset() {
 	user := ss.msg.User
 	ss.msg = received{User: user}
 }
 
-func (ss *smtpSession) Logout() error { return nil }
+func (ss *serverSession) Logout() error { return nil }
+
+// countingListener counts the connections it accepts in s.conns.
+type countingListener struct {
+	net.Listener
+	s *smtpServer
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.s.mu.Lock()
+		l.s.conns++
+		l.s.mu.Unlock()
+	}
+	return c, err
+}
 
 // freePort is a loopback port nothing listens on.
 func freePort(t *testing.T) int {
