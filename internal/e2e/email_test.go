@@ -152,6 +152,9 @@ func TestEmailApprovesFromLink(t *testing.T) {
 	if notes := appComments(ew.issue(), audit.KindResponse); len(notes) != 1 {
 		t.Errorf("%d response comments after the second POST, want 1", len(notes))
 	}
+	if n := len(ew.mail.messages()); n != 3 {
+		t.Errorf("%d messages in the end, want 3", n)
+	}
 }
 
 // hasNotice reports whether the issue has a notice comment containing s.
