@@ -259,17 +259,7 @@ func TestEmailServerDownThenUp(t *testing.T) {
 	// A restart sends nothing again.
 	ew.stopApp(syscall.SIGTERM)
 	ew.startApp()
-	b := newBrowser(t)
-	if status, _ := b.respond(m.Approve, url.Values{"decision": {"approve"}}); status != http.StatusOK {
-		t.Fatalf("approving: %d", status)
-	}
-	if code, _ := run.wait(t); code != 0 {
-		t.Fatalf("exit %d, want 0", code)
-	}
-	ew.waitSummary(audit.KindSummary)
-	if n := len(ew.mail.messages()); n != 1 {
-		t.Errorf("%d messages, want 1", n)
-	}
+	ew.approveWithOnlyMessage(run, m)
 }
 
 func TestEmailNotSentTwiceAfterCrash(t *testing.T) {
@@ -296,17 +286,7 @@ func TestEmailNotSentTwiceAfterCrash(t *testing.T) {
 	if got := ew.metric(`gatehouse_emails_total{result="unknown",transport="smtp"}`); got != "1" {
 		t.Errorf("unknown deliveries counted: %q, want 1", got)
 	}
-	m := readMail(t, ew.mail.messages()[0].Data)
-	if status, _ := newBrowser(t).respond(m.Approve, url.Values{"decision": {"approve"}}); status != http.StatusOK {
-		t.Fatalf("approving: %d", status)
-	}
-	if code, _ := run.wait(t); code != 0 {
-		t.Fatalf("exit %d, want 0", code)
-	}
-	ew.waitSummary(audit.KindSummary)
-	if n := len(ew.mail.messages()); n != 1 {
-		t.Errorf("%d messages, want 1", n)
-	}
+	ew.approveWithOnlyMessage(run, readMail(t, ew.mail.messages()[0].Data))
 }
 
 func TestEmailThroughMicrosoftGraph(t *testing.T) {
@@ -365,5 +345,22 @@ func TestEmailThroughMicrosoftGraph(t *testing.T) {
 	}
 	if got := w.metric(`gatehouse_emails_total{result="sent",transport="graph"}`); got != "1" {
 		t.Errorf("emails sent through Graph: %q, want 1", got)
+	}
+}
+
+// approveWithOnlyMessage approves through the link of m, waits for the gate
+// to settle, and checks that m was the only message sent.
+func (ew *emailWorld) approveWithOnlyMessage(run *actionRun, m approvalMail) {
+	t := ew.t
+	t.Helper()
+	if status, _ := newBrowser(t).respond(m.Approve, url.Values{"decision": {"approve"}}); status != http.StatusOK {
+		t.Fatalf("approving: %d", status)
+	}
+	if code, _ := run.wait(t); code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	ew.waitSummary(audit.KindSummary)
+	if n := len(ew.mail.messages()); n != 1 {
+		t.Errorf("%d messages, want 1", n)
 	}
 }
