@@ -163,17 +163,25 @@ func (p *Performer) skip(ctx context.Context, gateID string, emails []store.Emai
 				log.Info("email skipped", "reason", why)
 			}
 		case store.EmailSending:
-			moved, err := p.move(ctx, e, store.EmailSending, store.EmailUnknown, notRecorded)
-			if err != nil {
+			if _, err := p.unrecorded(ctx, e, log); err != nil {
 				return err
-			}
-			if moved {
-				p.o.Observe(name, resultUnknown)
-				log.Warn("email outcome unknown: " + notRecorded)
 			}
 		}
 	}
 	return nil
+}
+
+// unrecorded moves an email found in "sending" to unknown: a run handed it
+// over and stopped before recording what came of it, so it is never sent
+// again. It reports whether this call moved it.
+func (p *Performer) unrecorded(ctx context.Context, e store.Email, log *slog.Logger) (bool, error) {
+	moved, err := p.move(ctx, e, store.EmailSending, store.EmailUnknown, notRecorded)
+	if err != nil || !moved {
+		return false, err
+	}
+	p.o.Observe(p.o.Transport.Name(), resultUnknown)
+	log.Warn("email outcome unknown: " + notRecorded + "; not sending it again")
+	return true, nil
 }
 
 // addRecipients stores the gate's recipients, each with a Message-ID of
@@ -256,13 +264,11 @@ func (p *Performer) send(ctx context.Context, info gates.Info, emails []store.Em
 		log := p.o.Logger.With("gate", info.ID, "label", e.Label, "transport", name, "message_id", e.MessageID)
 		switch e.State {
 		case store.EmailSending:
-			moved, err := p.move(ctx, e, store.EmailSending, store.EmailUnknown, notRecorded)
+			moved, err := p.unrecorded(ctx, e, log)
 			if err != nil {
 				return err
 			}
 			if moved {
-				p.o.Observe(name, resultUnknown)
-				log.Warn("email outcome unknown: " + notRecorded + "; not sending it again")
 				e.State, e.LastError = store.EmailUnknown, notRecorded
 			}
 		case store.EmailPending:
